@@ -93,9 +93,7 @@ def settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Settings:
 
 
 @pytest.fixture
-async def client(
-    settings: Settings, db: Database, memory_bus: InProcessBus
-) -> AsyncIterator[TestClient[Any, Any]]:
+async def client(settings: Settings, db: Database, memory_bus: InProcessBus) -> AsyncIterator[TestClient[Any, Any]]:
     app = create_app(settings, db, memory_bus, Metrics())
     async with TestClient(TestServer(app)) as test_client:
         yield test_client

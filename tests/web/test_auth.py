@@ -82,9 +82,7 @@ async def test_unknown_user_gets_the_same_message(client: Client, conn: asyncpg.
 async def test_address_outside_allowed_networks_is_refused_and_audited(
     client: Client, make_user: MakeUser, conn: asyncpg.Connection
 ) -> None:
-    await make_user(
-        "ajan2", login_rule=LoginRule.NETWORKS, allowed_networks=(ipaddress.ip_network("10.20.0.0/16"),)
-    )
+    await make_user("ajan2", login_rule=LoginRule.NETWORKS, allowed_networks=(ipaddress.ip_network("10.20.0.0/16"),))
     response = await login(client, "ajan2")
     html = await response.text()
     assert response.status == 403
@@ -94,9 +92,7 @@ async def test_address_outside_allowed_networks_is_refused_and_audited(
 
 
 async def test_address_inside_allowed_networks_may_log_in(client: Client, make_user: MakeUser) -> None:
-    await make_user(
-        "ajan3", login_rule=LoginRule.NETWORKS, allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),)
-    )
+    await make_user("ajan3", login_rule=LoginRule.NETWORKS, allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),))
     response = await login(client, "ajan3")
     assert response.status == 302
 
