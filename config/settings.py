@@ -115,6 +115,26 @@ class AgiSettings(_Group):
     port: int = Field(default=4573, ge=1, le=65535)
 
 
+class AmiUser(_Group):
+    username: str = Field(min_length=1)
+    secret: SecretStr
+
+
+class PbxSimSettings(_Group):
+    """The PBX simulator (``callcenter pbx-sim``): an AMI server and a simulated world of phones and customers."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=5038, ge=1, le=65535)
+    users: tuple[AmiUser, ...] = Field(
+        default=(AmiUser(username="dialer", secret=SecretStr("dialer")),),
+        description="AMI accounts, as [username] sections with secret= in manager.conf.",
+    )
+    world: Path | None = Field(default=None, description="TOML file describing the simulated world.")
+    seed: int = 1
+    speed: float = Field(default=1.0, gt=0, le=1000, description="Clock speed factor (2 = twice real time).")
+    recordings_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("callcenter")) / "monitor")
+
+
 class LogSettings(_Group):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "console"] = "console"
@@ -139,6 +159,7 @@ class Settings(BaseSettings):
     security: SecuritySettings = SecuritySettings()
     ami: AmiSettings = AmiSettings()
     agi: AgiSettings = AgiSettings()
+    pbx_sim: PbxSimSettings = PbxSimSettings()
     log: LogSettings = LogSettings()
 
     @classmethod
