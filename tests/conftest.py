@@ -34,26 +34,39 @@ def _with_database(url: str, name: str) -> str:
     return f"{base}/{name}"
 
 
-@pytest.fixture(scope="session")
-async def database_url() -> AsyncIterator[str]:
-    name = f"callcenter_test_{uuid.uuid4().hex[:10]}"
+async def create_database(prefix: str, *, migrated: bool) -> str:
+    """A new, empty (or migrated) database on the test server; returns its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(ADMIN_URL)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
     url = _with_database(ADMIN_URL, name)
-    conn = await asyncpg.connect(url)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
-    yield url
+    if migrated:
+        conn = await asyncpg.connect(url)
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()
+    return url
+
+
+async def drop_database(url: str) -> None:
+    name = url.rpartition("/")[2]
     admin = await asyncpg.connect(ADMIN_URL)
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def database_url() -> AsyncIterator[str]:
+    """The migrated database of this test session; tests see it through a rolled-back transaction (``conn``)."""
+    url = await create_database("callcenter_test", migrated=True)
+    yield url
+    await drop_database(url)
 
 
 @pytest.fixture

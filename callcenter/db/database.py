@@ -45,11 +45,23 @@ class Database:
         self._pool = pool
         self._connection = connection
         self.embedded: embedded.EmbeddedPostgres | None = None
+        # One shared connection runs one query at a time: tasks take turns; a task may nest its own acquires.
+        self._turn = asyncio.Lock()
+        self._holder: asyncio.Task[Any] | None = None
 
     @contextlib.asynccontextmanager
     async def acquire(self) -> AsyncIterator[Connection]:
         if self._connection is not None:
-            yield self._connection
+            task = asyncio.current_task()
+            if task is not None and self._holder is task:
+                yield self._connection
+                return
+            async with self._turn:
+                self._holder = task
+                try:
+                    yield self._connection
+                finally:
+                    self._holder = None
             return
         assert self._pool is not None
         async with self._pool.acquire() as conn:

@@ -100,6 +100,8 @@ def effective_permissions(role_defaults: Iterable[str], overrides: Mapping[str, 
             granted.add(code)
         else:
             granted.discard(code)
+    # Whoever may manage a module may also look at it.
+    granted |= {f"{code.split('.', 1)[0]}.view" for code in granted if code.endswith(".manage")}
     return frozenset(granted & PERMISSIONS.keys())
 
 

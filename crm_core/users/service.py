@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from callcenter.bus import EventBus
 from callcenter.bus.events import Event
-from callcenter.db.database import Database
+from callcenter.db.database import Connection, Database
 from crm_core.audit.repository import Actor, AuditRepository
 from crm_core.users import events
 from crm_core.users.model import IPNetwork, LoginRule, Role, Team, User, changes
@@ -66,6 +66,7 @@ class UserService:
         login_rule: LoginRule = LoginRule.ANY,
         allowed_networks: Sequence[IPNetwork] = (),
         language: str = "tr",
+        permissions: Mapping[str, bool] | None = None,
     ) -> User:
         username = username.strip()
         if not _USERNAME.match(username):
@@ -92,6 +93,8 @@ class UserService:
             except DuplicateError:
                 raise InvalidInputError("username", "error.username_taken") from None
             await AuditRepository(conn).record(actor, "user.created", "user", user.id, changes({}, user.audit_view()))
+            if permissions:
+                await _apply_permissions(conn, actor, user, permissions)
         await self._publish(
             events.UserCreated(
                 user_id=user.id, username=user.username, role=role.value, team_id=team_id, actor_id=actor.id
@@ -99,7 +102,14 @@ class UserService:
         )
         return user
 
-    async def update_user(self, actor: Actor, user_id: int, change: UserChanges) -> User:
+    async def update_user(
+        self,
+        actor: Actor,
+        user_id: int,
+        change: UserChanges,
+        permissions: Mapping[str, bool] | None = None,
+    ) -> User:
+        """Change a user's fields and (when given) permission overrides together, in one transaction."""
         new_hash = await _hash(change.password) if change.password else None
         async with self._db.acquire() as conn, conn.transaction():
             repo = UserRepository(conn)
@@ -121,39 +131,36 @@ class UserService:
             )
             _check_rule(updated.login_rule, updated.allowed_networks)
             _check_language(updated.language)
+            if actor.id == user.id and not updated.active:
+                raise InvalidInputError("active", "error.self_disable")
             if updated.team_id != user.team_id:
                 await _check_team(TeamRepository(conn), updated.team_id)
             diff = changes(user.audit_view(), updated.audit_view())
-            if not diff:
-                return user
-            await repo.save(updated)
-            await AuditRepository(conn).record(actor, "user.updated", "user", user.id, diff)
-            if not updated.active or new_hash:
-                # A disabled user or a changed password ends the user's open sessions.
-                await conn.execute("DELETE FROM web_sessions WHERE user_id = $1", user.id)
-        await self._publish(
-            events.UserUpdated(user_id=user.id, username=updated.username, fields=tuple(diff), actor_id=actor.id)
-        )
+            if diff:
+                await repo.save(updated)
+                await AuditRepository(conn).record(actor, "user.updated", "user", user.id, diff)
+                if not updated.active or new_hash:
+                    # A disabled user or a changed password ends the user's open sessions.
+                    await conn.execute("DELETE FROM web_sessions WHERE user_id = $1", user.id)
+            fields = tuple(diff)
+            if permissions is not None and await _apply_permissions(conn, actor, user, permissions):
+                fields += ("permissions",)
+        if fields:
+            await self._publish(
+                events.UserUpdated(user_id=user.id, username=updated.username, fields=fields, actor_id=actor.id)
+            )
         return updated
 
     async def set_permissions(self, actor: Actor, user_id: int, overrides: Mapping[str, bool]) -> None:
         async with self._db.acquire() as conn, conn.transaction():
-            repo = UserRepository(conn)
-            user = await repo.get(user_id)
+            user = await UserRepository(conn).get(user_id)
             if user is None:
                 raise NotFoundError(user_id)
-            before = await repo.overrides(user_id)
-            if before == dict(overrides):
-                return
-            await repo.set_overrides(user_id, overrides)
-            diff = changes(
-                {k: _grant_label(v) for k, v in before.items()},
-                {k: _grant_label(v) for k, v in overrides.items()},
+            changed = await _apply_permissions(conn, actor, user, overrides)
+        if changed:
+            await self._publish(
+                events.UserUpdated(user_id=user_id, username=user.username, fields=("permissions",), actor_id=actor.id)
             )
-            await AuditRepository(conn).record(actor, "user.permissions_changed", "user", user_id, diff)
-        await self._publish(
-            events.UserUpdated(user_id=user_id, username=user.username, fields=("permissions",), actor_id=actor.id)
-        )
 
     async def create_team(self, actor: Actor, name: str, leader_id: int | None = None) -> Team:
         name = _required(name, "name")
@@ -191,6 +198,20 @@ class UserService:
 
     async def _publish(self, event: Event) -> None:
         await self._bus.publish(event)
+
+
+async def _apply_permissions(conn: Connection, actor: Actor, user: User, overrides: Mapping[str, bool]) -> bool:
+    """Replace the user's overrides (audited); False when nothing changes."""
+    repo = UserRepository(conn)
+    before = await repo.overrides(user.id)
+    if before == dict(overrides):
+        return False
+    if actor.id == user.id and overrides.get("users.manage") is False:
+        raise InvalidInputError("permissions", "error.self_lockout")
+    await repo.set_overrides(user.id, overrides)
+    diff = changes({k: _grant_label(v) for k, v in before.items()}, {k: _grant_label(v) for k, v in overrides.items()})
+    await AuditRepository(conn).record(actor, "user.permissions_changed", "user", user.id, diff)
+    return True
 
 
 def _grant_label(granted: bool) -> str:

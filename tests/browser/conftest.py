@@ -16,6 +16,7 @@ from callcenter.bus.memory import InProcessBus
 from callcenter.db.database import connect
 from callcenter.metrics import Metrics
 from config.settings import DatabaseSettings, Settings, load_settings
+from tests.conftest import create_database, drop_database
 
 CHROMIUM = os.environ.get("CALLCENTER_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -41,9 +42,18 @@ async def browser() -> AsyncIterator[Browser]:
         await chromium.close()
 
 
+@pytest.fixture(scope="session")
+async def browser_database_url() -> AsyncIterator[str]:
+    """Browser tests commit through a real pool, so they get a database of their own."""
+    url = await create_database("callcenter_browser", migrated=True)
+    yield url
+    await drop_database(url)
+
+
 @pytest.fixture
-async def live_server(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[Any]:
-    """The app with its real connection pool on the test database, and the default (secure) cookie settings."""
+async def live_server(browser_database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[Any]:
+    """The app with its real connection pool, and the default (secure) cookie settings."""
+    database_url = browser_database_url
     for key in list(os.environ):
         if key.startswith("CALLCENTER_"):
             monkeypatch.delenv(key)
@@ -62,6 +72,12 @@ async def live_server(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_pa
         await server.close()
         await bus.close()
         await db.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/browser/" in str(item.fspath):
+            item.add_marker(pytest.mark.browser)
 
 
 def artifact(name: str) -> Path:

@@ -6,7 +6,6 @@ import asyncio
 import os
 import socket
 import sys
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import aiohttp
 import asyncpg
 import pytest
 
-from tests.conftest import ADMIN_URL, _with_database
+from tests.conftest import create_database, drop_database
 
 CLI = [sys.executable, "-m", "callcenter.cli"]
 
@@ -44,14 +43,9 @@ async def _run(*args: str, env: dict[str, str], stdin: bytes = b"", cwd: Path) -
 
 @pytest.fixture
 async def scratch_db() -> AsyncIterator[str]:
-    name = f"callcenter_cli_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(ADMIN_URL)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield _with_database(ADMIN_URL, name)
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
+    url = await create_database("callcenter_cli", migrated=False)
+    yield url
+    await drop_database(url)
 
 
 async def test_migrate_then_user_add(scratch_db: str, tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -10,21 +9,18 @@ import pytest
 
 from callcenter.db import migrate as migrate_module
 from callcenter.db.migrate import MigrationError, available, migrate
-from tests.conftest import ADMIN_URL, _with_database
+from tests.conftest import create_database, drop_database
 
 
 @pytest.fixture
 async def empty_db() -> AsyncIterator[asyncpg.Connection]:
-    name = f"callcenter_mig_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(ADMIN_URL)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    conn = await asyncpg.connect(_with_database(ADMIN_URL, name))
+    url = await create_database("callcenter_mig", migrated=False)
+    conn = await asyncpg.connect(url)
     try:
         yield conn
     finally:
         await conn.close()
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
+        await drop_database(url)
 
 
 async def test_migrations_apply_to_an_empty_database_then_are_a_no_op(empty_db: asyncpg.Connection) -> None:
