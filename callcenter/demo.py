@@ -9,7 +9,7 @@ from callcenter.db.database import Database
 from crm_core.audit.repository import SYSTEM
 from crm_core.users.model import Role
 from crm_core.users.repository import TeamRepository, UserRepository
-from crm_core.users.service import UserChanges, UserService
+from crm_core.users.service import UserService
 
 DEMO_PASSWORD = "demo1234"  # noqa: S105 (the demo prints it)
 TEAM_NAME = "Satış Ekibi 1"
@@ -35,29 +35,24 @@ DEMO_USERS = (
 
 
 async def seed_demo(db: Database, bus: EventBus) -> tuple[DemoLogin, ...]:
+    """Create whatever of the demo data is missing: the team (led by ``lider``) and the users."""
     service = UserService(db, bus)
     async with db.acquire() as conn:
+        existing = {u.username: u for u in await UserRepository(conn).list()}
         team = await TeamRepository(conn).by_name(TEAM_NAME)
-        existing = {u.username for u in await UserRepository(conn).list()}
-    created: dict[str, int] = {}
-    for demo in DEMO_USERS:
-        if demo.username in existing:
-            continue
-        in_team = demo.role in (Role.AGENT, Role.TEAM_LEADER)
-        user = await service.create_user(
-            SYSTEM,
-            username=demo.username,
-            full_name=demo.full_name,
-            role=demo.role,
-            password=DEMO_PASSWORD,
-            team_id=team.id if (team and in_team) else None,
-        )
-        created[demo.username] = user.id
     if team is None:
-        async with db.acquire() as conn:
-            users = {u.username: u for u in await UserRepository(conn).list()}
-        team = await service.create_team(SYSTEM, TEAM_NAME, users["lider"].id)
-        for demo in DEMO_USERS:
-            if demo.role in (Role.AGENT, Role.TEAM_LEADER):
-                await service.update_user(SYSTEM, users[demo.username].id, UserChanges(team_id=team.id))
+        team = await service.create_team(SYSTEM, TEAM_NAME)
+    for demo in DEMO_USERS:
+        user = existing.get(demo.username)
+        if user is None:
+            user = await service.create_user(
+                SYSTEM,
+                username=demo.username,
+                full_name=demo.full_name,
+                role=demo.role,
+                password=DEMO_PASSWORD,
+                team_id=team.id if demo.role in (Role.AGENT, Role.TEAM_LEADER) else None,
+            )
+        if demo.role is Role.TEAM_LEADER and team.leader_id is None:
+            team = await service.update_team(SYSTEM, team.id, team.name, user.id)
     return DEMO_USERS
