@@ -68,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.set_defaults(run=_serve)
 
+    pbx = sub.add_parser("pbx-sim", help="run the PBX simulator (AMI like Asterisk 22)")
+    pbx.add_argument("--port", dest="sim_port", type=int, help="AMI port (default: pbx_sim.port, 5038)")
+    pbx.add_argument("--speed", dest="sim_speed", type=float, help="clock speed factor (default: pbx_sim.speed)")
+    pbx.add_argument("--world", dest="sim_world", help="world TOML file (default: pbx_sim.world, else built-in)")
+    pbx.set_defaults(run=_pbx_sim)
+
     mig = sub.add_parser("migrate", help="apply database migrations")
     mig.set_defaults(run=_migrate)
 
@@ -166,6 +172,35 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> int:
         await _run_web(platform)
     finally:
         await platform.close()
+    return 0
+
+
+async def _pbx_sim(settings: Settings, args: argparse.Namespace) -> int:
+    from pbx_sim.app import PbxSim, serve_pbx_sim
+    from pbx_sim.world import WorldError
+
+    given = (("port", args.sim_port), ("speed", args.sim_speed), ("world", args.sim_world))
+    overrides = {name: value for name, value in given if value is not None}
+    if overrides:
+        try:
+            settings = load_settings(args.config, pbx_sim={**settings.pbx_sim.model_dump(), **overrides})
+        except SettingsError as exc:
+            print(f"callcenter: {exc}", file=sys.stderr)
+            return 2
+
+    def ready(sim: PbxSim) -> None:
+        world = settings.pbx_sim.world or "built-in"
+        print(f"PBX simulator: AMI on {sim.host}:{sim.port} (speed {sim.clock.speed:g}x, world {world})", flush=True)
+
+    try:
+        await serve_pbx_sim(settings, on_ready=ready)
+    except WorldError as exc:
+        print(f"callcenter: pbx-sim world: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        where = f"{settings.pbx_sim.host}:{settings.pbx_sim.port}"
+        print(f"callcenter: pbx-sim cannot listen on {where}: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -1,0 +1,37 @@
+"""Protocol tests: replay each capture's client side against the simulator and compare with Asterisk's side."""
+
+from __future__ import annotations
+
+import pytest
+
+from pbx_sim.app import PbxSim
+from tests.pbx_sim.amiclient import BANNER, replay
+from tests.pbx_sim.compare import check_bursts, check_per_channel, check_responses, check_shapes, events, responses
+from tests.pbx_sim.conftest import SPEED
+from tests.pbx_sim.fixtures import capture
+
+SCENARIOS = [
+    "ami-login-ping",
+    "ami-login-failed",
+    "ami-originate-answer",
+    "ami-originate-busy",
+    "ami-originate-noanswer",
+    "ami-originate-congestion",
+    "ami-originate-channelid",
+]
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+async def test_replay_matches_capture(sim: PbxSim, name: str) -> None:
+    cap = capture(name)
+    client = await replay(sim.port, cap, SPEED)
+    assert client.banner == BANNER
+    want, got = events(cap.received), events(client.messages)
+    problems = [
+        *check_responses(responses(cap.received), responses(client.messages)),
+        *check_shapes(client.messages),
+        *check_per_channel(want, got),
+        *check_bursts(want, got),
+    ]
+    assert not problems, "\n".join(problems)
+    assert client.eof == cap.server_closes
