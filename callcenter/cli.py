@@ -155,21 +155,30 @@ async def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _demo(settings: Settings, args: argparse.Namespace) -> int:
     from callcenter.demo import DEMO_PASSWORD, seed_demo
+    from pbx_sim.app import running_pbx_sim
 
     platform = await start_platform(settings)
     try:
         logins = await seed_demo(platform.db, platform.bus)
-        url = f"http://{settings.web.host}:{settings.web.port}"
-        lines = [
-            "",
-            f"  Çağrı merkezi demo çalışıyor / call center demo running: {url}",
-            f"  Demo girişleri / demo logins (parola / password: {DEMO_PASSWORD}):",
-            *(f"    {d.username:<12} {d.full_name:<20} {d.role.value}" for d in logins),
-            "  Durdurmak için / to stop: Ctrl+C",
-            "",
-        ]
-        print("\n".join(lines), flush=True)
-        await _run_web(platform)
+        async with contextlib.AsyncExitStack() as stack:
+            sim = settings.pbx_sim
+            try:
+                await stack.enter_async_context(running_pbx_sim(sim))
+                pbx_line = f"  PBX simülatörü / PBX simulator: AMI {sim.host}:{sim.port}"
+            except OSError as exc:
+                pbx_line = f"  PBX simülatörü başlatılamadı / PBX simulator not started ({sim.host}:{sim.port}): {exc}"
+            url = f"http://{settings.web.host}:{settings.web.port}"
+            lines = [
+                "",
+                f"  Çağrı merkezi demo çalışıyor / call center demo running: {url}",
+                pbx_line,
+                f"  Demo girişleri / demo logins (parola / password: {DEMO_PASSWORD}):",
+                *(f"    {d.username:<12} {d.full_name:<20} {d.role.value}" for d in logins),
+                "  Durdurmak için / to stop: Ctrl+C",
+                "",
+            ]
+            print("\n".join(lines), flush=True)
+            await _run_web(platform)
     finally:
         await platform.close()
     return 0

@@ -103,12 +103,12 @@ def _free_port() -> int:
 
 
 async def test_demo_starts_the_whole_product_on_an_embedded_database(tmp_path: Path) -> None:
-    port = _free_port()
+    port, sim_port = _free_port(), _free_port()
     proc = await asyncio.create_subprocess_exec(
         *CLI, "demo", "--port", str(port),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path,
         # aiohttp's client, unlike a browser, keeps no Secure cookie for http://127.0.0.1.
-        env=_env(tmp_path, CALLCENTER_WEB__COOKIE_SECURE="false"),
+        env=_env(tmp_path, CALLCENTER_WEB__COOKIE_SECURE="false", CALLCENTER_PBX_SIM__PORT=str(sim_port)),
     )  # fmt: skip
     assert proc.stdout is not None
     try:
@@ -119,6 +119,11 @@ async def test_demo_starts_the_whole_product_on_an_embedded_database(tmp_path: P
                 assert line, f"demo exited early:\n{seen}"
                 seen += line.decode()
         assert f"http://127.0.0.1:{port}" in seen and "demo1234" in seen
+        assert f"AMI 127.0.0.1:{sim_port}" in seen
+        # The simulator answers like Asterisk on its AMI port.
+        reader, writer = await asyncio.open_connection("127.0.0.1", sim_port)
+        assert await asyncio.wait_for(reader.readline(), 5) == b"Asterisk Call Manager/11.0.0\r\n"
+        writer.close()
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             for _ in range(50):
                 try:
