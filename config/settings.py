@@ -13,6 +13,7 @@ import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -83,10 +84,24 @@ class WebSettings(_Group):
     )
     session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
     default_language: Literal["tr", "en"] = "tr"
+    timezone: str = Field(default="Europe/Istanbul", description="Time zone in which screens show times.")
     trusted_proxies: Annotated[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...], NoDecode] = Field(
         default=(),
         description="Reverse proxies whose X-Forwarded-For is believed (for per-user IP login rules).",
     )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("unknown time zone (use an IANA name such as Europe/Istanbul)") from None
+        return v
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

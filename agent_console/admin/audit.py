@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 from urllib.parse import urlencode
 
 from aiohttp import web
 
 from agent_console.i18n import Translator
-from agent_console.keys import DB
+from agent_console.keys import DB, SETTINGS
 from agent_console.web import render, requires, translator
 from callcenter.db.database import Connection
 from crm_core.audit.repository import AuditEntry, AuditRepository
@@ -92,20 +92,20 @@ async def load_names(conn: Connection) -> Names:
     return Names({u.id: u.full_name for u in users}, {t.id: t.name for t in teams})
 
 
-def local_time(at: datetime) -> str:
-    """A readable time in the server's time zone."""
-    return at.astimezone().strftime("%d.%m.%Y %H:%M:%S")
+def local_time(at: datetime, zone: tzinfo) -> str:
+    """A readable time in the call center's time zone (setting ``web.timezone``)."""
+    return at.astimezone(zone).strftime("%d.%m.%Y %H:%M:%S")
 
 
-def describe(tr: Translator, names: Names, entries: Sequence[AuditEntry]) -> list[Row]:
-    return [_row(tr, names, entry) for entry in entries]
+def describe(tr: Translator, names: Names, entries: Sequence[AuditEntry], zone: tzinfo) -> list[Row]:
+    return [_row(tr, names, entry, zone) for entry in entries]
 
 
 def _known(tr: Translator, key: str, fallback: str) -> str:
     return tr(key) if tr.catalogue.languages_of(key) else fallback
 
 
-def _row(tr: Translator, names: Names, entry: AuditEntry) -> Row:
+def _row(tr: Translator, names: Names, entry: AuditEntry, zone: tzinfo) -> Row:
     actor_name = entry.actor_name or ""
     if entry.actor_id is not None:
         actor = names.users.get(entry.actor_id, actor_name)
@@ -117,7 +117,7 @@ def _row(tr: Translator, names: Names, entry: AuditEntry) -> Row:
     return Row(
         id=entry.id,
         at=entry.at,
-        when=local_time(entry.at),
+        when=local_time(entry.at, zone),
         actor=actor,
         actor_href=f"/admin/users/{entry.actor_id}" if entry.actor_id is not None else None,
         ip=str(entry.ip) if entry.ip is not None else tr("app.none"),
@@ -235,7 +235,7 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
         request,
         "admin_audit.html",
         {
-            "rows": describe(translator(request), names, entries),
+            "rows": describe(translator(request), names, entries, request.app[SETTINGS].web.zone),
             "entity": entity or "",
             "action": action or "",
             "entities": ENTITIES,

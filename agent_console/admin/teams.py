@@ -13,7 +13,7 @@ from aiohttp import web
 
 from agent_console.admin.audit import describe, load_names
 from agent_console.admin.users import error_message, form_text, optional_id, path_id, signed_in
-from agent_console.keys import DB, USERS
+from agent_console.keys import DB, SETTINGS, USERS
 from agent_console.web import actor_of, render, requires, translator
 from crm_core.audit.repository import AuditRepository
 from crm_core.users.model import Role, Team
@@ -56,7 +56,7 @@ async def _page(
         users = await UserRepository(conn).list()
         if team is not None and (editable or session.can("audit.view")):
             entries = await AuditRepository(conn).search(entity="team", entity_id=team.id)
-            history = describe(translator(request), await load_names(conn), entries)
+            history = describe(translator(request), await load_names(conn), entries, request.app[SETTINGS].web.zone)
     # Anyone but an agent may lead a team; a disabled user only if he already leads this one.
     leaders = [u for u in users if u.role is not Role.AGENT and (u.active or str(u.id) == form.leader_id)]
     errors = dict(errors or {})

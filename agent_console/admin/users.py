@@ -209,7 +209,7 @@ async def _page(
         defaults = await UserRepository(conn).role_defaults(role)
         if user is not None and (editable or session.can("audit.view")):
             entries = await AuditRepository(conn).search(entity="user", entity_id=user.id)
-            history = describe(translator(request), await load_names(conn), entries)
+            history = describe(translator(request), await load_names(conn), entries, request.app[SETTINGS].web.zone)
     errors = dict(errors or {})
     return render(
         request,

@@ -75,3 +75,10 @@ def test_an_unknown_setting_in_the_file_is_refused() -> None:
 def test_a_missing_explicit_file_is_refused() -> None:
     with pytest.raises(SettingsError, match="does not exist"):
         load_settings("nowhere.toml")
+
+
+def test_screens_show_istanbul_time_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().web.zone.key == "Europe/Istanbul"
+    monkeypatch.setenv("CALLCENTER_WEB__TIMEZONE", "Mars/Olympus")
+    with pytest.raises(SettingsError, match=r"web\.timezone: .*unknown time zone"):
+        load_settings()
