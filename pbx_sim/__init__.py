@@ -7,13 +7,23 @@ Layout (``callcenter pbx-sim`` runs :func:`pbx_sim.app.serve_pbx_sim`; tests use
 * ``ami/server.py``      TCP server, one session per connection with its own bounded queue and writer task.
 * ``ami/actions.py``     the action table and the session actions (Login, Logoff, Challenge, Ping, Events).
 * ``ami/channel_actions.py``  Originate, Hangup, Getvar, Setvar, Status, CoreShowChannels.
+* ``ami/queue_actions.py``    QueueAdd, QueueRemove, QueuePause, QueueStatus, QueueSummary.
+* ``ami/monitor_actions.py``  MixMonitor, StopMixMonitor.
 * ``core/clock.py``      simulated time with a speed factor; every simulated delay goes through it.
 * ``core/channels.py``   channels, Local pairs, bridges, Uniqueid/Linkedid and Local counters.
 * ``core/events.py``     the event hub and the builders of every event, field for field as in the captures.
-* ``core/pbx.py``        the engine: states, bridges, indications and how a hangup spreads.
-* ``core/dialplan.py``   runs dialplan applications (NoOp, Answer, Ringing, Wait, Playback, Set, Busy, ...).
+* ``core/pbx.py``        the engine: states, bridges, indications, device state and how a hangup spreads.
+* ``core/dialplan.py``   runs dialplan applications (NoOp, Answer, Ringing, Wait, Playback, Set, Busy, ...);
+  ``core/apps.py`` adds Dial, Queue, MixMonitor and StopMixMonitor.
+* ``core/dial.py``       calling a Local channel (app_dial, app_queue) and the Dial application.
+* ``core/phones.py``     what a dialled simulated phone does: a customer, an agent's phone, or a dialplan.
 * ``core/calls.py``      a dialer call: Originate -> [outbound] Dial -> the simulated customer.
-* ``world.py``           the world file (customers by number pattern, dialplan of answered calls), seeded.
+* ``core/queues.py``     queues and members: membership, pause, member status from device state, strategies.
+* ``core/queue_app.py``  the Queue application: join, ring members, connect, abandon, timeout, AgentComplete.
+* ``core/mixmonitor.py`` MixMonitor recordings as real WAV files; ``core/audio.py`` their simulated speech.
+* ``core/inbound.py``    inbound calls arriving as a seeded Poisson process into the dialplan (queues).
+* ``world.py``           the world file (customers, agents' phones, queues, inbound traffic, dialplan), seeded;
+  ``world_base.py`` / ``world_agents.py`` hold its building blocks and the agents' side.
 
 The specification is the set of real Asterisk 22 captures in ``shared/fixtures/asterisk``; the protocol tests in
 ``tests/pbx_sim`` replay them against the simulator.

@@ -12,7 +12,9 @@ import structlog
 
 from config.settings import PbxSimSettings, Settings
 from pbx_sim.ami.server import AmiServer
+from pbx_sim.core.apps import APPS
 from pbx_sim.core.clock import SimClock
+from pbx_sim.core.inbound import InboundTraffic
 from pbx_sim.core.pbx import Pbx
 from pbx_sim.world import World, load_world
 
@@ -25,6 +27,7 @@ class PbxSim:
     world: World
     pbx: Pbx
     ami: AmiServer
+    traffic: InboundTraffic | None = None  # the world's inbound calls
 
     @property
     def host(self) -> str:
@@ -50,7 +53,7 @@ async def running_pbx_sim(
     clock = SimClock(speed if speed is not None else settings.speed)
     if not isinstance(world, World):
         world = load_world(world if world is not None else settings.world)
-    pbx = Pbx(clock, world, seed=settings.seed)
+    pbx = Pbx(clock, world, seed=settings.seed, apps=APPS, recordings_dir=settings.recordings_dir)
     users = {u.username: u.secret.get_secret_value() for u in settings.users}
     ami = AmiServer(
         pbx,
@@ -61,8 +64,10 @@ async def running_pbx_sim(
         write_timeout=write_timeout,
     )
     await ami.start()
+    traffic = InboundTraffic(pbx)
+    traffic.start()
     try:
-        yield PbxSim(clock, world, pbx, ami)
+        yield PbxSim(clock, world, pbx, ami, traffic)
     finally:
         await ami.close()
         await pbx.close()

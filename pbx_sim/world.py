@@ -16,67 +16,27 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from pbx_sim.world_agents import Inbound, Phone, QueueConfig, parse_inbound, parse_phone, parse_queue
+from pbx_sim.world_base import Behaviour, Dist, WorldError, check_keys, outcome_weights, pattern_regex
+
 OUTCOMES = ("answer", "busy", "no_answer", "congestion", "machine")
 
-
-class WorldError(ValueError):
-    """The world file is wrong; the message names the entry."""
-
-
-def pattern_regex(pattern: str) -> re.Pattern[str]:
-    """An Asterisk extension pattern (``_X.``, ``_555XXXX``, ``_[a-z5].``) or a literal extension, as a regex."""
-    if not pattern.startswith("_"):
-        return re.compile(re.escape(pattern) + r"\Z")
-    out, i, body = [], 0, pattern[1:]
-    while i < len(body):
-        c = body[i]
-        if c in "xX":
-            out.append("[0-9]")
-        elif c in "zZ":
-            out.append("[1-9]")
-        elif c in "nN":
-            out.append("[2-9]")
-        elif c == ".":
-            out.append(".+")
-        elif c == "!":
-            out.append(".*")
-        elif c == "[":
-            end = body.find("]", i)
-            if end < 0:
-                raise WorldError(f"pattern {pattern!r}: [ without ]")
-            out.append("[" + body[i + 1 : end].replace("\\", "\\\\") + "]")
-            i = end
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return re.compile("".join(out) + r"\Z")
-
-
-@dataclass(frozen=True)
-class Dist:
-    """Seconds: fixed, uniform between two values, or normal (mean, sd) cut at zero."""
-
-    kind: str
-    a: float
-    b: float = 0.0
-
-    @classmethod
-    def parse(cls, value: Any, where: str) -> Dist:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return cls("fixed", float(value))
-        if isinstance(value, list) and len(value) == 2 and all(isinstance(v, int | float) for v in value):
-            low, high = sorted(float(v) for v in value)
-            return cls("uniform", low, high)
-        if isinstance(value, dict) and set(value) == {"mean", "sd"}:
-            return cls("normal", float(value["mean"]), float(value["sd"]))
-        raise WorldError(f"{where}: expected seconds, [min, max] or {{mean = , sd = }}, got {value!r}")
-
-    def sample(self, rng: random.Random) -> float:
-        if self.kind == "fixed":
-            return self.a
-        if self.kind == "uniform":
-            return rng.uniform(self.a, self.b)
-        return max(0.0, rng.gauss(self.a, self.b))
+__all__ = [
+    "Behaviour",
+    "Customer",
+    "Dist",
+    "Extension",
+    "Inbound",
+    "Phone",
+    "QueueConfig",
+    "World",
+    "WorldError",
+    "call_rng",
+    "load_world",
+    "parse_step",
+    "parse_world",
+    "pattern_regex",
+]
 
 
 @dataclass(frozen=True)
@@ -88,17 +48,6 @@ class Customer:
     talk: Dist
     talk_variable: str = ""
     playback: str = ""
-
-
-@dataclass(frozen=True)
-class Behaviour:
-    """What one customer does on one call."""
-
-    outcome: str
-    ring: float
-    talk: float
-    playback: str = ""
-    talk_variable: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,6 +68,10 @@ class World:
     customer_context: str = "sim"
     dial_timeout: float = 30.0
     default_sound: float = 1.5
+    agent_context: str = "sim-agents"
+    phones: tuple[Phone, ...] = ()
+    queues: tuple[QueueConfig, ...] = ()
+    inbound: tuple[Inbound, ...] = ()
 
     def customer(self, number: str) -> Customer | None:
         return next((c for c in self.customers if c.regex.match(number)), None)
@@ -139,6 +92,10 @@ class World:
     def sound_seconds(self, name: str) -> float:
         return self.sounds.get(name, self.default_sound)
 
+    def phone(self, exten: str) -> Phone | None:
+        """The agent's phone at ``exten`` of the agents' context, or None."""
+        return next((p for p in self.phones if p.regex.match(exten)), None)
+
 
 STEP = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*$", re.S)
 
@@ -151,15 +108,10 @@ def parse_step(text: str, where: str) -> tuple[str, str]:
 
 
 def _customer(raw: dict[str, Any], where: str) -> Customer:
-    known = {"match", "ring", "talk", "talk_variable", "playback", *OUTCOMES}
-    unknown = set(raw) - known
-    if unknown:
-        raise WorldError(f"{where}: unknown keys {sorted(unknown)}")
+    check_keys(raw, {"match", "ring", "talk", "talk_variable", "playback", *OUTCOMES}, where)
     if not isinstance(raw.get("match"), str):
         raise WorldError(f'{where}: match must be an extension pattern such as "_X."')
-    weights = tuple(float(raw.get(o, 0.0)) for o in OUTCOMES)
-    if any(w < 0 for w in weights) or sum(weights) <= 0:
-        raise WorldError(f"{where}: give at least one of {', '.join(OUTCOMES)} a positive weight")
+    weights = outcome_weights(raw, OUTCOMES, where)
     return Customer(
         raw["match"],
         pattern_regex(raw["match"]),
@@ -172,9 +124,7 @@ def _customer(raw: dict[str, Any], where: str) -> Customer:
 
 
 def _extension(raw: dict[str, Any], where: str) -> Extension:
-    unknown = set(raw) - {"context", "exten", "steps", "defaults"}
-    if unknown:
-        raise WorldError(f"{where}: unknown keys {sorted(unknown)}")
+    check_keys(raw, {"context", "exten", "steps", "defaults"}, where)
     steps = raw.get("steps")
     if not isinstance(steps, list) or not steps or not all(isinstance(s, str) for s in steps):
         raise WorldError(f'{where}.steps: a list of "App(data)" strings')
@@ -188,14 +138,28 @@ def _extension(raw: dict[str, Any], where: str) -> Extension:
     )
 
 
+def _entries(data: dict[str, Any], section: str) -> list[tuple[dict[str, Any], str]]:
+    entries = data.get(section, [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise WorldError(f"{section}: use [[{section}]] tables")
+    return [(e, f"{section}[{i}]") for i, e in enumerate(entries)]
+
+
 def parse_world(data: dict[str, Any]) -> World:
-    unknown = set(data) - {"customer", "dialplan", "sounds", "outbound"}
+    sections = {"customer", "dialplan", "sounds", "outbound", "agents", "phone", "queue", "inbound"}
+    unknown = set(data) - sections
     if unknown:
         raise WorldError(f"unknown sections {sorted(unknown)}")
     outbound = dict(data.get("outbound", {}))
-    customers = tuple(_customer(c, f"customer[{i}]") for i, c in enumerate(data.get("customer", [])))
-    extensions = tuple(_extension(e, f"dialplan[{i}]") for i, e in enumerate(data.get("dialplan", [])))
+    agents = dict(data.get("agents", {}))
+    check_keys(agents, {"context"}, "agents")
+    customers = tuple(_customer(c, where) for c, where in _entries(data, "customer"))
+    extensions = tuple(_extension(e, where) for e, where in _entries(data, "dialplan"))
     sounds = {str(k): float(v) for k, v in dict(data.get("sounds", {})).items()}
+    queues = tuple(parse_queue(q, where) for q, where in _entries(data, "queue"))
+    names = [q.name for q in queues]
+    if len(set(names)) != len(names):
+        raise WorldError(f"queue: a name is used twice in {names}")
     return World(
         customers,
         extensions,
@@ -203,6 +167,10 @@ def parse_world(data: dict[str, Any]) -> World:
         outbound_context=str(outbound.get("context", "outbound")),
         customer_context=str(outbound.get("customer_context", "sim")),
         dial_timeout=float(outbound.get("dial_timeout", 30.0)),
+        agent_context=str(agents.get("context", "sim-agents")),
+        phones=tuple(parse_phone(p, where) for p, where in _entries(data, "phone")),
+        queues=queues,
+        inbound=tuple(parse_inbound(i, where) for i, where in _entries(data, "inbound")),
     )
 
 

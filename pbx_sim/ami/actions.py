@@ -14,6 +14,9 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from pbx_sim.ami import channel_actions as ca
+from pbx_sim.ami import monitor_actions as ma
+from pbx_sim.ami import queue_actions as qa
+from pbx_sim.ami import transfer_actions as ta
 from pbx_sim.ami.protocol import Message
 from pbx_sim.core import events as ev
 
@@ -143,4 +146,13 @@ ACTIONS: dict[str, Handler] = {
     "setvar": ca.action_setvar,
     "status": ca.action_status,
     "coreshowchannels": ca.action_coreshowchannels,
+    "queueadd": qa.action_queueadd,
+    "queueremove": qa.action_queueremove,
+    "queuepause": qa.action_queuepause,
+    "queuestatus": qa.action_queuestatus,
+    "queuesummary": qa.action_queuesummary,
+    "mixmonitor": ma.action_mixmonitor,
+    "stopmixmonitor": ma.action_stopmixmonitor,
+    "redirect": ta.action_redirect,
+    "atxfer": ta.action_atxfer,
 }

@@ -9,15 +9,15 @@ success and the first ``;1`` runs the Context/Exten/Priority the Originate asked
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from dataclasses import dataclass, field
 
 from pbx_sim.core import events as ev
 from pbx_sim.core.channels import Channel, Indication, State
+from pbx_sim.core.dial import dial
 from pbx_sim.core.dialplan import fmt_seconds, run_steps
 from pbx_sim.core.pbx import Pbx
-from pbx_sim.world import Behaviour, call_rng
+from pbx_sim.world import call_rng
 
 # OriginateResponse Reason: the last control frame seen on the originated channel (ast_control_frame_type).
 REASON_FAILED = 0
@@ -121,7 +121,7 @@ class Originate:
         for wanted in (req.channel_id, req.other_channel_id):
             if wanted and pbx.table.uniqueid_in_use(wanted):
                 return self._failure(REASON_FAILED, wanted)
-        number, context = match.group(1), match.group(2)
+        number, context, options = match.group(1), match.group(2), match.group(3) or ""
         pbx.calls_started += 1
         call_number = pbx.calls_started
         one, two = pbx.table.local_pair(
@@ -140,8 +140,8 @@ class Originate:
             chan.connected_num, chan.connected_name = self.cid_num, self.cid_name
         for name, value in req.variables:
             pbx.set_var(two, name, value)
-        pbx.emit("LocalBridge", ev.CALL, ev.local_bridge(one, two, context, number))
-        pbx.emit("DialBegin", ev.CALL, ev.dial(None, one, [("DialString", f"{number}@{context}")]))
+        pbx.emit("LocalBridge", ev.CALL, ev.local_bridge(one, two, context, number, "n" not in options))
+        pbx.emit("DialBegin", ev.CALL, ev.dial(None, one, [("DialString", f"{number}@{context}{options}")]))
         record = ev.Cdr(one, one.created)
         one.cdrs.append(record)
         one.listener = self
@@ -189,36 +189,6 @@ class OutboundLeg:
         self.chan = chan
         self.number = number
         self.call_number = call_number
-        self.callee: Channel | None = None
-        self._result: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._dial_cdr: ev.Cdr | None = None
-
-    # Listener of the customer ;1
-    def on_indication(self, chan: Channel, what: str) -> None:
-        if what == Indication.RINGING:
-            self.pbx.indicate(self.chan, Indication.RINGING)
-            self.pbx.emit("DialState", ev.CALL, ev.dial(self.chan, chan, [("DialStatus", "RINGING")]))
-        elif not self._result.done():
-            self._result.set_result(what)
-
-    def on_gone(self, chan: Channel, cause: int) -> None:
-        if not self._result.done():
-            self._result.set_result("gone")
-
-    # Dialing on ;2: the caller hung up while the customer rang
-    def cancel(self, cause: int) -> None:
-        callee = self.callee
-        self.chan.dialing = None
-        if callee is None or not callee.alive:
-            return
-        callee.listener = None
-        self._end_dial(callee, "CANCEL")
-        self.pbx.hangup(callee, cause, soft=False, settle=False)
-
-    def _end_dial(self, callee: Channel, status: str) -> None:
-        if self._dial_cdr is not None and status != "ANSWER":
-            self._dial_cdr.disposition = {"BUSY": "BUSY", "CONGESTION": "FAILED"}.get(status, "NO ANSWER")
-        self.pbx.emit("DialEnd", ev.CALL, ev.dial(self.chan, callee, [("DialStatus", status)]))
 
     async def run(self) -> None:
         pbx, chan, number = self.pbx, self.chan, self.number
@@ -254,86 +224,27 @@ class OutboundLeg:
     async def _dial(self, target: str) -> str:
         pbx, chan, number = self.pbx, self.chan, self.number
         world = pbx.world
-        behaviour = world.behaviour(number, call_rng(pbx.seed, self.call_number))
-        if behaviour is None:
-            return "CHANUNAVAIL"  # no such customer: Local/<number>@sim cannot be created
-        one, two = pbx.table.local_pair(number, world.customer_context, pbx.clock.now(), linkedid=chan.linkedid)
-        self.callee = one
-        pbx.register(one, two)
-        for name, value in chan.inheritable():
-            one.set_var(name, value)
-            two.set_var(name, value)
-        one.caller_num, one.caller_name = number, chan.caller_name
-        one.connected_num, one.connected_name = chan.caller_num, chan.caller_name
-        pbx.newexten(one, 1, "AppDial", "(Outgoing Line)")
-        two.caller_num, two.caller_name = chan.caller_num, chan.caller_name
-        two.connected_num, two.connected_name = number, chan.caller_name
-        pbx.emit("LocalBridge", ev.CALL, ev.local_bridge(one, two, world.customer_context, number))
-        self._dial_cdr = ev.Cdr(
+        record = ev.Cdr(
             chan,
             chan.created,
             follow=False,
             destination=number,
             dest_context=chan.context,
-            dest_channel=one.name,
             last_app="Dial",
             last_data=f"{target},{fmt_seconds(world.dial_timeout)}",
         )
-        chan.cdrs.append(self._dial_cdr)
-        two.cdrs.append(ev.Cdr(two, two.created, disposition=_disposition(behaviour)))
-        one.listener = self
-        chan.dialing = self
-        pbx.emit("DialBegin", ev.CALL, ev.dial(chan, one, [("DialString", f"{number}@{world.customer_context}")]))
-        two.runner = pbx.spawn(
-            run_steps(pbx, two, world.customer_context, number, customer_steps(pbx, two, number, behaviour)),
-            f"customer {two.name}",
-        )
-        try:
-            what = await asyncio.wait_for(asyncio.shield(self._result), pbx.clock.real(world.dial_timeout))
-        except TimeoutError:
-            what = "timeout"
-        chan.dialing = None
-        one.listener = None
-        if not one.alive:
-            return "CANCEL" if what == "gone" else "NOANSWER"
-        if what == Indication.ANSWER:
-            one.exten = ""
-            self._end_dial(one, "ANSWER")
-            self._dial_cdr.answer = pbx.clock.now()
-            pbx.new_state(chan, State.UP)
-            pbx.indicate(chan, Indication.ANSWER)
-            pbx.bridge(one, chan)
-            return "ANSWER"
-        status = {Indication.BUSY: "BUSY", Indication.CONGESTION: "CONGESTION"}.get(what, "NOANSWER")
-        self._end_dial(one, status)
-        pbx.hangup(one, 19 if status == "NOANSWER" else 0, soft=False)
+
+        def created(callee: Channel) -> None:
+            record.dest_channel = callee.name
+            chan.cdrs.append(record)
+
+        rng = call_rng(pbx.seed, self.call_number)
+        status = await dial(pbx, chan, target, world.dial_timeout, rng=rng, created=created)
+        if status == "ANSWER":
+            record.answer = pbx.clock.now()
+        else:
+            record.disposition = {"BUSY": "BUSY", "CONGESTION": "FAILED"}.get(status, "NO ANSWER")
         return status
-
-
-def _disposition(behaviour: Behaviour) -> str:
-    return {"busy": "BUSY", "congestion": "FAILED"}.get(behaviour.outcome, "NO ANSWER")
-
-
-def customer_steps(pbx: Pbx, chan: Channel, number: str, behaviour: Behaviour) -> list[tuple[str, str]]:
-    """The dialplan the customer's ``;2`` runs, modelled on the fixtures' ``[sim]`` context."""
-    if behaviour.outcome == "busy":
-        return [("Busy", "3")]
-    if behaviour.outcome == "congestion":
-        return [("Congestion", "3")]
-    if behaviour.outcome == "no_answer":
-        return [("Ringing", ""), ("Wait", "120")]
-    talk = behaviour.talk
-    if behaviour.talk_variable:
-        override = chan.get_var(behaviour.talk_variable)
-        if override:
-            with contextlib.suppress(ValueError):
-                talk = float(override)
-    steps = [("NoOp", f"sim customer {number}"), ("Ringing", ""), ("Wait", fmt_seconds(behaviour.ring))]
-    steps.append(("Answer", ""))
-    if behaviour.playback:
-        steps.append(("Playback", behaviour.playback))
-    steps += [("Wait", fmt_seconds(talk)), ("Hangup", "")]
-    return steps
 
 
 async def originate(pbx: Pbx, request: OriginateRequest, *, report: bool = True) -> OriginateResult:

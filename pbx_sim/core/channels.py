@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Protocol
@@ -127,6 +128,10 @@ class Channel:
     dialing: Dialing | None = None
     cdrs: list[Cdr] = field(default_factory=list)
     kick_on_leave: bool = True  # a two-party (Dial) bridge ends when either side leaves
+    device: str = ""  # the device whose state this channel makes in use (``Local/<exten>@<context>``)
+    on_bridge: list[Callable[[Channel, bool], None]] = field(default_factory=list)  # entered (True) / left
+    on_hangup: list[Callable[[Channel], None]] = field(default_factory=list)  # once it is gone (MixMonitor)
+    before_hangup: list[Callable[[Channel], None]] = field(default_factory=list)  # just before its Hangup
 
     @property
     def tech(self) -> str:
@@ -163,6 +168,8 @@ class Bridge:
     creator: str = UNKNOWN
     name: str = UNKNOWN
     video_mode: str = "none"
+    # Called before a channel's BridgeLeave (app_queue), with True if the channel stays up (an AMI Redirect).
+    on_leave: Callable[[Channel, bool], None] | None = None
 
 
 class ChannelTable:
@@ -195,8 +202,9 @@ class ChannelTable:
         uid1 = ids[0] or uid1
         uid2 = ids[1] or (f"{ids[0]};2" if ids[0] else uid2)
         link = linkedid or uid1
-        one = Channel(f"{base};1", uid1, link, now, context, exten)
-        two = Channel(f"{base};2", uid2, link, now, context, exten, state=State.RING, runs_pbx=True)
+        device = f"Local/{exten}@{context}"
+        one = Channel(f"{base};1", uid1, link, now, context, exten, device=device)
+        two = Channel(f"{base};2", uid2, link, now, context, exten, state=State.RING, runs_pbx=True, device=device)
         one.partner, two.partner = two, one
         for chan in (one, two):
             self.by_name[chan.name] = chan

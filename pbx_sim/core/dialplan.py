@@ -8,25 +8,39 @@ Running off the end of the extension hangs the channel up (cause 16), as the PBX
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import structlog
 
 from pbx_sim.core.channels import Channel, Indication, State
-from pbx_sim.core.pbx import Pbx
+from pbx_sim.core.pbx import App, Pbx
 
 log = structlog.get_logger("pbx_sim")
 
 VAR = re.compile(r"\$\{([A-Za-z0-9_()]+)\}")
 
-App = Callable[[Pbx, Channel, str], Awaitable[bool]]  # returns False when the channel's dialplan is over
+# Channel values a dialplan reads like variables (unless a variable of that name is set).
+BUILTIN: dict[str, Callable[[Channel], str]] = {
+    "CHANNEL": lambda c: c.name,
+    "UNIQUEID": lambda c: c.uniqueid,
+    "CONTEXT": lambda c: c.context,
+    "EXTEN": lambda c: c.exten,
+    "PRIORITY": lambda c: str(c.priority),
+    "CALLERID(NUM)": lambda c: c.caller_num,
+    "CALLERID(NAME)": lambda c: c.caller_name,
+}
 
 
 def substitute(pbx: Pbx, chan: Channel, text: str, defaults: dict[str, str]) -> str:
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
         found = pbx.get_var(chan, name)
-        return found if found else defaults.get(name, "")
+        if found:
+            return found
+        builtin = BUILTIN.get(name.upper())
+        if builtin is not None and chan.get_var(name) is None:
+            return builtin(chan)
+        return defaults.get(name, "")
 
     return VAR.sub(value, text)
 
@@ -75,6 +89,15 @@ async def app_set(pbx: Pbx, chan: Channel, data: str) -> bool:
     return True
 
 
+async def app_gotoif(pbx: Pbx, chan: Channel, data: str) -> bool:
+    """``GotoIf(condition?label)`` with a condition already worked out: a false one goes on to the next
+    priority; jumps are not simulated (the world's dialplans are straight lists of steps)."""
+    condition = data.partition("?")[0].strip()
+    if condition not in ("", "0"):
+        log.warning("pbx_sim_gotoif_jump_not_simulated", channel=chan.name, data=data)
+    return True
+
+
 async def app_hangup(pbx: Pbx, chan: Channel, data: str) -> bool:
     pbx.hangup(chan, int(data) if data.isdigit() else 16)
     return False
@@ -100,6 +123,7 @@ APPS: dict[str, App] = {
     "playback": app_playback,
     "set": app_set,
     "hangup": app_hangup,
+    "gotoif": app_gotoif,
     "busy": _refuse(17, Indication.BUSY),
     "congestion": _refuse(34, Indication.CONGESTION),
 }
@@ -124,7 +148,7 @@ async def run_steps(
             return
         data = substitute(pbx, chan, raw, defaults or {})
         pbx.newexten(chan, priority, app, data)
-        impl = APPS.get(app.lower())
+        impl = pbx.apps.get(app.lower()) or APPS.get(app.lower())
         if impl is None:
             log.warning("pbx_sim_unsupported_application", channel=chan.name, application=app)
             pbx.hangup(chan, 16)

@@ -182,6 +182,7 @@ class Cdr:
     last_app: str = ""
     last_data: str = ""
     answer: float | None = None
+    end: float | None = None  # when the record was closed before its channel hung up (an AMI Redirect)
     disposition: str = "NO ANSWER"
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -198,6 +199,7 @@ def caller_id(name: str, num: str) -> str:
 
 def cdr(record: Cdr, end: float) -> Fields:
     chan = record.channel
+    end = record.end if record.end is not None else end
     if record.follow:
         destination, context, app, data = chan.exten, chan.context, chan.app, chan.appdata
     else:

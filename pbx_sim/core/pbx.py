@@ -6,6 +6,11 @@ its ``Cdr``. Each channel touched by that reacts afterwards, one after another i
 (a partner: ``BridgeLeave``, ``SoftHangupRequest``, ``Hangup``; the other party of a two-party bridge is put out
 of it). Events of one channel therefore come in Asterisk's order; events of different channels within the same
 instant come in one fixed order, one of the orders Asterisk produces.
+
+It also keeps the device state: a device (``Local/agent1@sim-agents``) is in use while any of its channels
+lives, and its watchers (the queues: QueueMemberStatus) hear of every change. Hooks on channels and bridges let
+applications react in Asterisk's order: ``Bridge.on_leave`` before a BridgeLeave (AgentComplete),
+``Channel.on_bridge`` (MixMonitor's option b), ``Channel.before_hangup`` / ``on_hangup``.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ import asyncio
 import random
 import uuid
 from collections import deque
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -23,19 +29,42 @@ from pbx_sim.ami.protocol import Fields
 from pbx_sim.core import events as ev
 from pbx_sim.core.channels import Bridge, Channel, ChannelTable, State
 from pbx_sim.core.clock import SimClock
+from pbx_sim.core.queues import QueueManager
 from pbx_sim.world import World
+
+if TYPE_CHECKING:
+    from pbx_sim.core.mixmonitor import Recording
 
 log = structlog.get_logger("pbx_sim")
 
+# A dialplan application: runs on a channel with its (substituted) data; False when the channel's dialplan is over.
+App = Callable[["Pbx", Channel, str], Awaitable[bool]]
+
 
 class Pbx:
-    def __init__(self, clock: SimClock, world: World, *, seed: int = 1) -> None:
+    def __init__(
+        self,
+        clock: SimClock,
+        world: World,
+        *,
+        seed: int = 1,
+        apps: Mapping[str, App] | None = None,
+        recordings_dir: Path | None = None,
+    ) -> None:
         self.clock = clock
         self.world = world
         self.seed = seed
+        self.apps: dict[str, App] = dict(apps or {})  # by lower-case name; the basic ones live in dialplan.py
+        self.recordings_dir = recordings_dir  # where MixMonitor writes relative file names
+        self.recordings: dict[Channel, list[Recording]] = {}  # MixMonitors running, by channel
+        self.recordings_started = 0
         self.hub = ev.EventHub(clock)
         self.table = ChannelTable()
         self.globals: dict[str, str] = {}
+        # Device state: how many live channels make each device in use (a Local pair: both halves).
+        self.devices: dict[str, int] = {}
+        self.device_watchers: list[Callable[[str, bool], None]] = []
+        self.dial_counts: dict[str, int] = {}  # calls placed to each phone so far (seeds what it does next)
         self.started = clock.now()
         self.peak_channels = 0
         self.calls_started = 0
@@ -44,12 +73,14 @@ class Pbx:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reactions: deque[Callable[[], None]] = deque()
         self._settling = False
+        self.queues = QueueManager(self)
 
     # ----------------------------------------------------------------- tasks
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(self._guard(coro, name), name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _task: coro.close())  # cancelled before it ran (at close): not "never awaited"
         return task
 
     async def _guard(self, coro: Coroutine[Any, Any, None], name: str) -> None:
@@ -100,10 +131,27 @@ class Pbx:
         return self.globals.get(name.lstrip("_").upper(), "")
 
     def register(self, *chans: Channel) -> None:
-        """Announce new channels (Newchannel) and count them."""
+        """Announce new channels (Newchannel), count them and mark their devices in use."""
         for chan in chans:
             self.emit("Newchannel", ev.CALL, ev.channel_fields(chan))
         self.peak_channels = max(self.peak_channels, len(self.table))
+        for chan in chans:
+            if chan.device:
+                self._device_count(chan.device, +1)
+
+    def _device_count(self, device: str, delta: int) -> None:
+        before = self.devices.get(device, 0)
+        after = max(0, before + delta)
+        if after:
+            self.devices[device] = after
+        else:
+            self.devices.pop(device, None)
+        if bool(before) != bool(after):
+            for watcher in tuple(self.device_watchers):
+                watcher(device, bool(after))
+
+    def device_in_use(self, device: str) -> bool:
+        return device in self.devices
 
     def new_uuid(self) -> str:
         return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
@@ -116,20 +164,32 @@ class Pbx:
             bridge.members.append(chan)
             chan.bridge = bridge
             self.emit("BridgeEnter", ev.CALL, [*ev.bridge_fields(bridge), *ev.channel_fields(chan)])
+        for chan in chans:
+            for hook in tuple(chan.on_bridge):
+                hook(chan, True)
         return bridge
 
-    def _leave_bridge(self, chan: Channel, cause: int) -> None:
+    def _leave_bridge(self, chan: Channel, cause: int, *, staying: bool = False) -> None:
         bridge = chan.bridge
         if bridge is None:
             return
+        if bridge.on_leave is not None:
+            bridge.on_leave(chan, staying)
         bridge.members.remove(chan)
         chan.bridge = None
         self.emit("BridgeLeave", ev.CALL, [*ev.bridge_fields(bridge), *ev.channel_fields(chan)])
+        for hook in tuple(chan.on_bridge):
+            hook(chan, False)
         if not bridge.members:
             self.emit("BridgeDestroy", ev.CALL, ev.bridge_fields(bridge))
         elif chan.kick_on_leave and len(bridge.members) == 1:
             peer = bridge.members[0]
             self._reactions.append(lambda: self._put_out(peer, cause))
+
+    def leave_bridge(self, chan: Channel) -> None:
+        """``chan`` leaves its bridge alive (an AMI Redirect); the other party of a two-party bridge is put out."""
+        self._leave_bridge(chan, 16, staying=True)
+        self.settle()
 
     # ------------------------------------------------------------- indications
     def indicate(self, chan: Channel, what: str) -> None:
@@ -173,6 +233,8 @@ class Pbx:
             self._settling = False
 
     def _finish(self, chan: Channel, cause: int) -> None:
+        for hook in tuple(chan.before_hangup):
+            hook(chan)
         chan.alive = False
         runner = chan.runner
         if runner is not None and runner is not asyncio.current_task():
@@ -187,6 +249,10 @@ class Pbx:
         for record in chan.cdrs:
             self.emit("Cdr", ev.CDR, ev.cdr(record, end))
         self.table.remove(chan)
+        if chan.device:
+            self._device_count(chan.device, -1)
+        for hook in tuple(chan.on_hangup):
+            hook(chan)
         if chan.listener is not None:
             chan.listener.on_gone(chan, final)
 

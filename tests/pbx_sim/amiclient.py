@@ -109,12 +109,34 @@ class RawClient:
             await asyncio.wait_for(self.writer.wait_closed(), 2)
 
 
+# Values a client learns from a response and sends back later; the replay sends the simulator's, not Asterisk's.
+LEARNED = ("MixMonitorID",)
+
+
+def _learned(taught: list[tuple[str, str, str]], client: RawClient) -> dict[str, str]:
+    """Capture value -> simulator value of every LEARNED field, matched by the ActionID of the response."""
+    out: dict[str, str] = {}
+    if taught:
+        ours = {m.get("ActionID"): m for m in client.messages if m.event is None and m.get("ActionID")}
+        for action_id, key, value in taught:
+            mine = ours.get(action_id)
+            if mine is not None and mine.get(key):
+                out[value] = mine.get(key)
+    return out
+
+
 async def replay(port: int, cap: Capture, speed: float) -> RawClient:
     """Send the capture's client blocks at its times (divided by ``speed``) and read everything until the time the
-    capture ends (or the server closes the connection)."""
+    capture ends (or the server closes the connection). Values the client learnt from Asterisk's responses
+    (LEARNED) are replaced by those the simulator gave."""
+    taught = [
+        (m.get("ActionID"), key, m.get(key)) for m in cap.received if m.event is None for key in LEARNED if m.get(key)
+    ]
     client = await RawClient.connect(port)
     for t, text in cap.sent:
         await client.read_for(t / speed - (time.monotonic() - client.started))
+        for theirs, mine in _learned(taught, client).items():
+            text = text.replace(theirs, mine)
         client.send(wire(text))
     await client.read_for(cap.end / speed - (time.monotonic() - client.started) + 0.3)
     await client.close()

@@ -1,4 +1,8 @@
-"""Protocol tests: replay each capture's client side against the simulator and compare with Asterisk's side."""
+"""Protocol tests: replay each capture's client side against the simulator and compare with Asterisk's side.
+
+The calls without queues run in the built-in world (which keeps the captures' customers and fixture contexts);
+the queue and recording scenarios run in the world of the captures' test PBX (``fixture_world.toml``).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,15 @@ import pytest
 
 from pbx_sim.app import PbxSim
 from tests.pbx_sim.amiclient import BANNER, replay
-from tests.pbx_sim.compare import check_bursts, check_per_channel, check_responses, check_shapes, events, responses
+from tests.pbx_sim.compare import (
+    check_bursts,
+    check_per_channel,
+    check_responses,
+    check_shapes,
+    check_whole_seconds,
+    events,
+    responses,
+)
 from tests.pbx_sim.conftest import SPEED
 from tests.pbx_sim.fixtures import capture
 
@@ -19,10 +31,16 @@ SCENARIOS = [
     "ami-originate-congestion",
     "ami-originate-channelid",
 ]
+QUEUE_SCENARIOS = [
+    "ami-queue-member-ops",
+    "ami-originate-answer-queue-agent",
+    "ami-queue-abandon",
+    "ami-mixmonitor-action",
+    "ami-hangup-redirect",
+]
 
 
-@pytest.mark.parametrize("name", SCENARIOS)
-async def test_replay_matches_capture(sim: PbxSim, name: str) -> None:
+async def _replay_matches(sim: PbxSim, name: str) -> None:
     cap = capture(name)
     client = await replay(sim.port, cap, SPEED)
     assert client.banner == BANNER
@@ -32,6 +50,18 @@ async def test_replay_matches_capture(sim: PbxSim, name: str) -> None:
         *check_shapes(client.messages),
         *check_per_channel(want, got),
         *check_bursts(want, got),
+        *check_whole_seconds(cap.received, client.messages),
     ]
     assert not problems, "\n".join(problems)
     assert client.eof == cap.server_closes
+    assert sim.pbx.task_failures == 0
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+async def test_replay_matches_capture(sim: PbxSim, name: str) -> None:
+    await _replay_matches(sim, name)
+
+
+@pytest.mark.parametrize("name", QUEUE_SCENARIOS)
+async def test_queue_replay_matches_capture(fixture_sim: PbxSim, name: str) -> None:
+    await _replay_matches(fixture_sim, name)

@@ -39,7 +39,51 @@ def test_default_world_shows_every_outcome_and_is_repeatable() -> None:
     draws = [world.behaviour("05321234560", call_rng(7, i)) for i in range(50)]
     assert draws == [world.behaviour("05321234560", call_rng(7, i)) for i in range(50)]
     assert len({d.ring for d in draws if d}) > 40  # really drawn, not fixed
-    assert world.extension("fixture", "playtone") is not None and world.extension("to-queue", "sales") is None
+    assert world.extension("fixture", "playtone") is not None
+
+
+def test_default_world_is_a_call_center() -> None:
+    world = load_world()
+    assert [(q.name, q.strategy) for q in world.queues] == [("sales", "rrmemory"), ("support", "leastrecent")]
+    members = {m.interface for q in world.queues for m in q.members}
+    assert members == {f"Local/agent{i}@sim-agents/n" for i in range(1, 6)}
+    for queue in ("sales", "support"):
+        steps = [app for app, _ in world.extension("to-queue", queue).steps]  # type: ignore[union-attr]
+        assert steps[:4] == ["NoOp", "Answer", "MixMonitor", "Queue"]
+    rings = []
+    for i in range(1, 6):
+        phone = world.phone(f"agent{i}")
+        assert phone is not None
+        rings += [phone.behaviour(call_rng(3, n)).ring for n in range(20)]
+    assert 1.0 <= min(rings) < 1.3 and 2.7 < max(rings) <= 3.0  # agents answer after 1-3 s
+    assert world.inbound == ()  # nobody calls in unless a world asks for it
+
+
+def test_queue_and_inbound_sections_are_checked(tmp_path: Path) -> None:
+    bad = tmp_path / "world.toml"
+    bad.write_text('[[queue]]\nname = "q"\nstrategy = "roundrobin"\n')
+    with pytest.raises(WorldError, match=r"queue\[0\]\.strategy: 'roundrobin'"):
+        load_world(bad)
+    bad.write_text('[[queue]]\nname = "q"\nmembers = ["agent1"]\n')
+    with pytest.raises(WorldError, match=r"queue\[0\]\.members\[0\]: interface 'agent1' is not Tech/resource"):
+        load_world(bad)
+    bad.write_text('[[inbound]]\nexten = "support"\nrate = "often"\n')
+    with pytest.raises(WorldError, match=r"inbound\[0\]\.rate"):
+        load_world(bad)
+    bad.write_text('[[phone]]\nmatch = "_X."\nanswr = 1\n')
+    with pytest.raises(WorldError, match=r"phone\[0\]: unknown keys \['answr'\]"):
+        load_world(bad)
+    good = tmp_path / "good.toml"
+    good.write_text(
+        '[[queue]]\nname = "q"\nmembers = [{interface = "PJSIP/agent1", penalty = 2, name = "One"}]\n'
+        '[[inbound]]\nexten = "q"\nrate = 12\nnumber = "0212XXX"\n'
+    )
+    world = load_world(good)
+    (member,) = world.queues[0].members
+    assert (member.interface, member.penalty, member.name, member.state_interface) == (
+        "PJSIP/agent1", 2, "One", "PJSIP/agent1"
+    )  # fmt: skip
+    assert world.inbound[0].context == "to-queue" and len(world.inbound[0].caller_number(call_rng(1, 1))) == 7
 
 
 def test_world_file_errors_name_the_entry(tmp_path: Path) -> None:
