@@ -123,6 +123,11 @@ class AmiSettings(_Group):
     username: str = "dialer"
     secret: SecretStr = SecretStr("dialer")
     action_timeout: float = Field(default=5.0, gt=0)
+    ping_interval: float = Field(default=10.0, gt=0, description="Seconds between keep-alive Pings.")
+    reconnect_max: float = Field(default=30.0, gt=0, description="Longest wait between reconnection attempts.")
+    auth_retry_delay: float = Field(default=30.0, gt=0, description="Wait after a refused login before retrying.")
+    events: str = Field(default="call,agent,system", description="AMI event classes to receive (Events: header).")
+    outbound_context: str = Field(default="outbound", min_length=1, description="Dialplan context for Originate.")
 
 
 class AgiSettings(_Group):
