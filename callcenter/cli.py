@@ -105,22 +105,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    """The one place a command's settings are loaded; command-line options win over file and environment."""
+    base = load_settings(args.config)
     overrides: dict[str, Any] = {}
-    web_overrides = {
-        k: v for k, v in (("host", getattr(args, "host", None)), ("port", getattr(args, "port", None))) if v
-    }
-    if web_overrides:
-        base = load_settings(args.config)
-        overrides["web"] = {**base.web.model_dump(), **web_overrides}
-    if args.command == "demo":
-        base = load_settings(args.config)
-        if base.database.url is None:
-            # The demo keeps its data apart from a real embedded installation's.
-            overrides["database"] = {
-                **base.database.model_dump(),
-                "embedded_dir": Path(base.database.embedded_dir).parent / "demo-pgdata",
-            }
-    return load_settings(args.config, **overrides)
+    web = {k: v for k in ("host", "port") if (v := getattr(args, k, None))}
+    if web:
+        overrides["web"] = {**base.web.model_dump(), **web}
+    sim = {k: v for k in ("port", "speed", "world") if (v := getattr(args, f"sim_{k}", None)) is not None}
+    if sim:
+        overrides["pbx_sim"] = {**base.pbx_sim.model_dump(), **sim}
+    if args.command == "demo" and base.database.url is None:
+        # The demo keeps its data apart from a real embedded installation's.
+        overrides["database"] = {
+            **base.database.model_dump(),
+            "embedded_dir": Path(base.database.embedded_dir).parent / "demo-pgdata",
+        }
+    return load_settings(args.config, **overrides) if overrides else base
 
 
 async def _run_web(platform: Platform) -> None:
@@ -187,15 +187,6 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> int:
 async def _pbx_sim(settings: Settings, args: argparse.Namespace) -> int:
     from pbx_sim.app import PbxSim, serve_pbx_sim
     from pbx_sim.world import WorldError
-
-    given = (("port", args.sim_port), ("speed", args.sim_speed), ("world", args.sim_world))
-    overrides = {name: value for name, value in given if value is not None}
-    if overrides:
-        try:
-            settings = load_settings(args.config, pbx_sim={**settings.pbx_sim.model_dump(), **overrides})
-        except SettingsError as exc:
-            print(f"callcenter: {exc}", file=sys.stderr)
-            return 2
 
     def ready(sim: PbxSim) -> None:
         world = settings.pbx_sim.world or "built-in"

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from agent_console.admin.audit import describe, load_names
-from agent_console.admin.users import error_message, form_text, optional_id, path_id, signed_in
+from agent_console.admin.users import error_message, form_feedback, form_text, optional_id, path_id, signed_in
 from agent_console.keys import DB, SETTINGS, USERS
 from agent_console.web import actor_of, render, requires, translator
 from crm_core.audit.repository import AuditRepository
@@ -59,7 +59,6 @@ async def _page(
             history = describe(translator(request), await load_names(conn), entries, request.app[SETTINGS].web.zone)
     # Anyone but an agent may lead a team; a disabled user only if he already leads this one.
     leaders = [u for u in users if u.role is not Role.AGENT and (u.active or str(u.id) == form.leader_id)]
-    errors = dict(errors or {})
     return render(
         request,
         "admin_team_form.html",
@@ -71,10 +70,8 @@ async def _page(
             "leaders": leaders,
             "members": [u for u in users if team is not None and u.team_id == team.id],
             "link_users": session.can("users.view"),
-            "errors": errors,
-            "other_errors": [message for field, message in errors.items() if field not in _FORM_FIELDS],
             "history": history,
-            "saved": not errors and request.method == "GET" and request.query.get("saved") == "1",
+            **form_feedback(request, errors, _FORM_FIELDS),
         },
         status=status,
     )

@@ -98,6 +98,16 @@ class _Checked:
     overrides: dict[str, bool]
 
 
+def form_feedback(request: web.Request, errors: Mapping[str, str] | None, fields: frozenset[str]) -> dict[str, Any]:
+    """What every admin form shows besides its fields: errors by field, the others in the top alert, "saved"."""
+    errors = dict(errors or {})
+    return {
+        "errors": errors,
+        "other_errors": [message for field, message in errors.items() if field not in fields],
+        "saved": not errors and request.method == "GET" and request.query.get("saved") == "1",
+    }
+
+
 def form_text(post: MultiDictProxy[Any], name: str) -> str:
     value = post.get(name)
     return value if isinstance(value, str) else ""
@@ -210,7 +220,6 @@ async def _page(
         if user is not None and (editable or session.can("audit.view")):
             entries = await AuditRepository(conn).search(entity="user", entity_id=user.id)
             history = describe(translator(request), await load_names(conn), entries, request.app[SETTINGS].web.zone)
-    errors = dict(errors or {})
     return render(
         request,
         "admin_user_form.html",
@@ -225,10 +234,8 @@ async def _page(
             "permissions": list(PERMISSIONS),
             "defaults": defaults,
             "defaults_role": role.value,
-            "errors": errors,
-            "other_errors": [message for field, message in errors.items() if field not in _FORM_FIELDS],
             "history": history,
-            "saved": not errors and request.method == "GET" and request.query.get("saved") == "1",
+            **form_feedback(request, errors, _FORM_FIELDS),
         },
         status=status,
     )

@@ -119,7 +119,3 @@ def _safe(dsn: str) -> str:
     creds, host = rest.rsplit("@", 1)
     user = creds.split(":", 1)[0]
     return f"{scheme}://{user}@{host}"
-
-
-def record_to_dict(record: Any) -> dict[str, Any]:
-    return dict(record.items()) if record is not None else {}
