@@ -11,13 +11,14 @@ from __future__ import annotations
 import random
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from pbx_sim.world_agents import Inbound, Phone, QueueConfig, parse_inbound, parse_phone, parse_queue
 from pbx_sim.world_base import Behaviour, Dist, WorldError, check_keys, outcome_weights, pattern_regex
+from pbx_sim.world_pjsip import Endpoint, parse_endpoints
 
 OUTCOMES = ("answer", "busy", "no_answer", "congestion", "machine")
 
@@ -48,6 +49,11 @@ class Customer:
     talk: Dist
     talk_variable: str = ""
     playback: str = ""
+    digits: tuple[str, ...] = ()
+    think: Dist = field(default_factory=lambda: Dist("fixed", 1.0))
+    # What AMD() hears once answered: a person's hello, or an answering machine's message (0: silence).
+    greeting: Dist = field(default_factory=lambda: Dist("fixed", 1.0))
+    machine_greeting: Dist = field(default_factory=lambda: Dist("uniform", 5.0, 15.0))
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,8 @@ class World:
     phones: tuple[Phone, ...] = ()
     queues: tuple[QueueConfig, ...] = ()
     inbound: tuple[Inbound, ...] = ()
+    endpoints: tuple[Endpoint, ...] = ()  # PJSIP endpoints (pbx_sim.world_pjsip)
+    features: dict[str, str] = field(default_factory=dict)  # features.conf [featuremap]: {"atxfer": "*2"}
 
     def customer(self, number: str) -> Customer | None:
         return next((c for c in self.customers if c.regex.match(number)), None)
@@ -82,7 +90,10 @@ class World:
         if cust is None:
             return None
         outcome = rng.choices(OUTCOMES, weights=cust.weights)[0]
-        return Behaviour(outcome, cust.ring.sample(rng), cust.talk.sample(rng), cust.playback, cust.talk_variable)
+        behaviour = Behaviour(outcome, cust.ring.sample(rng), cust.talk.sample(rng), cust.playback, cust.talk_variable)
+        if not cust.digits:
+            return behaviour
+        return replace(behaviour, digits=cust.digits, think=tuple(cust.think.sample(rng) for _ in cust.digits))
 
     def extension(self, context: str, exten: str) -> Extension | None:
         candidates = [e for e in self.extensions if e.context == context]
@@ -97,6 +108,7 @@ class World:
         return next((p for p in self.phones if p.regex.match(exten)), None)
 
 
+DIGITS = re.compile(r"[0-9*#A-Da-dwW]+")
 STEP = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*$", re.S)
 
 
@@ -108,7 +120,8 @@ def parse_step(text: str, where: str) -> tuple[str, str]:
 
 
 def _customer(raw: dict[str, Any], where: str) -> Customer:
-    check_keys(raw, {"match", "ring", "talk", "talk_variable", "playback", *OUTCOMES}, where)
+    known = {"match", "ring", "talk", "talk_variable", "playback", "digits", "think", *OUTCOMES}
+    check_keys(raw, known | {"greeting", "machine_greeting"}, where)
     if not isinstance(raw.get("match"), str):
         raise WorldError(f'{where}: match must be an extension pattern such as "_X."')
     weights = outcome_weights(raw, OUTCOMES, where)
@@ -120,7 +133,19 @@ def _customer(raw: dict[str, Any], where: str) -> Customer:
         Dist.parse(raw.get("talk", 30), f"{where}.talk"),
         str(raw.get("talk_variable", "")),
         str(raw.get("playback", "")),
+        _digits(raw.get("digits", []), f"{where}.digits"),
+        Dist.parse(raw.get("think", 1), f"{where}.think"),
+        greeting=Dist.parse(raw.get("greeting", 1), f"{where}.greeting"),
+        machine_greeting=Dist.parse(raw.get("machine_greeting", [5, 15]), f"{where}.machine_greeting"),
     )
+
+
+def _digits(value: Any, where: str) -> tuple[str, ...]:
+    """``"1234#"`` (one answer) or ``["1", "w2", "34#"]`` (one per prompt), each in SendDTMF's digits syntax."""
+    answers = [value] if isinstance(value, str) else value
+    if not isinstance(answers, list) or not all(isinstance(a, str) and DIGITS.fullmatch(a) for a in answers):
+        raise WorldError(f"{where}: keys 0-9 * # A-D, w (half a second's pause), W (a second), or a list: {value!r}")
+    return tuple(answers)
 
 
 def _extension(raw: dict[str, Any], where: str) -> Extension:
@@ -146,13 +171,26 @@ def _entries(data: dict[str, Any], section: str) -> list[tuple[dict[str, Any], s
 
 
 def parse_world(data: dict[str, Any]) -> World:
-    sections = {"customer", "dialplan", "sounds", "outbound", "agents", "phone", "queue", "inbound"}
+    sections = {
+        "customer",
+        "dialplan",
+        "sounds",
+        "outbound",
+        "agents",
+        "phone",
+        "queue",
+        "inbound",
+        "endpoint",
+        "features",
+    }
     unknown = set(data) - sections
     if unknown:
         raise WorldError(f"unknown sections {sorted(unknown)}")
     outbound = dict(data.get("outbound", {}))
     agents = dict(data.get("agents", {}))
     check_keys(agents, {"context"}, "agents")
+    features = {str(k): str(v) for k, v in dict(data.get("features", {})).items()}
+    check_keys(features, {"atxfer"}, "features")
     customers = tuple(_customer(c, where) for c, where in _entries(data, "customer"))
     extensions = tuple(_extension(e, where) for e, where in _entries(data, "dialplan"))
     sounds = {str(k): float(v) for k, v in dict(data.get("sounds", {})).items()}
@@ -171,6 +209,8 @@ def parse_world(data: dict[str, Any]) -> World:
         phones=tuple(parse_phone(p, where) for p, where in _entries(data, "phone")),
         queues=queues,
         inbound=tuple(parse_inbound(i, where) for i, where in _entries(data, "inbound")),
+        endpoints=parse_endpoints(_entries(data, "endpoint")),
+        features=features,
     )
 
 

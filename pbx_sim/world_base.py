@@ -78,6 +78,8 @@ class Behaviour:
     talk: float
     playback: str = ""
     talk_variable: str = ""
+    digits: tuple[str, ...] = ()  # a customer's answers to an IVR's prompts, each in SendDTMF's digits syntax
+    think: tuple[float, ...] = ()  # seconds before each answer
 
 
 def check_keys(raw: dict[str, Any], known: Iterable[str], where: str) -> None:

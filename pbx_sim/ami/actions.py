@@ -14,7 +14,9 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from pbx_sim.ami import channel_actions as ca
+from pbx_sim.ami import dtmf_actions as da
 from pbx_sim.ami import monitor_actions as ma
+from pbx_sim.ami import pjsip_actions as pa
 from pbx_sim.ami import queue_actions as qa
 from pbx_sim.ami import transfer_actions as ta
 from pbx_sim.ami.protocol import Message
@@ -155,4 +157,7 @@ ACTIONS: dict[str, Handler] = {
     "stopmixmonitor": ma.action_stopmixmonitor,
     "redirect": ta.action_redirect,
     "atxfer": ta.action_atxfer,
+    "pjsipshowendpoints": pa.action_pjsipshowendpoints,
+    "pjsipshowcontacts": pa.action_pjsipshowcontacts,
+    "playdtmf": da.action_playdtmf,
 }

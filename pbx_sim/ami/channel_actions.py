@@ -6,13 +6,15 @@ ami-hangup-redirect).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from pbx_sim.ami.protocol import Fields, Message
 from pbx_sim.core import events as ev
-from pbx_sim.core.calls import OriginateRequest, originate
+from pbx_sim.core.app_originate import originate_app
+from pbx_sim.core.calls import OriginateRequest, OriginateResult, originate
 from pbx_sim.core.channels import Channel
+from pbx_sim.core.pjsip_originate import originate_pjsip
 
 if TYPE_CHECKING:
     from pbx_sim.ami.server import AmiSession
@@ -70,7 +72,7 @@ async def action_originate(s: AmiSession, msg: Message) -> bool:
         s.ack(msg, "Originate successfully queued")
         s.pbx.spawn(_originate_async(s, request), f"originate {channel}")
         return True
-    result = await originate(s.pbx, request, report=False)
+    result = await _placer(request)(s.pbx, request, report=False)
     if result.response == "Success":
         s.ack(msg, "Originate successfully queued")
     else:
@@ -79,7 +81,15 @@ async def action_originate(s: AmiSession, msg: Message) -> bool:
 
 
 async def _originate_async(s: AmiSession, request: OriginateRequest) -> None:
-    await originate(s.pbx, request)  # reports with an OriginateResponse event
+    await _placer(request)(s.pbx, request)  # reports with an OriginateResponse event
+
+
+def _placer(request: OriginateRequest) -> Callable[..., Awaitable[OriginateResult]]:
+    """Who places the call: chan_pjsip for ``PJSIP/...``, else the Local channel driver (with Application: the
+    answered channel runs that application, ami-chanspy-listen-whisper-barge)."""
+    if request.channel.upper().startswith("PJSIP/"):
+        return originate_pjsip
+    return originate_app if request.application else originate
 
 
 def _channel(s: AmiSession, msg: Message) -> tuple[bool, Channel | None]:

@@ -6,6 +6,11 @@ does not read cannot stall the PBX or the other clients: once the socket no long
 ``max_pending`` messages wait behind it (or a write waits ``write_timeout`` seconds), it is cut off, as
 Asterisk drops a session whose writes time out. A burst of events for a client that keeps up is never cut.
 An unauthenticated session is closed after ``auth_timeout`` seconds (manager.conf ``authtimeout``, 30).
+
+When the simulated Asterisk goes down (:meth:`AmiServer.close`, after the PBX sent ``Event: Shutdown``) the
+listening socket closes first, so a reconnect is refused (ami-reconnect: ``ConnectionRefusedError``); every
+session then sends what it still holds and closes its socket (EOF, no Logoff). :meth:`AmiServer.start` listens
+again on the same port, as a restarted Asterisk does.
 """
 
 from __future__ import annotations
@@ -49,27 +54,46 @@ class AmiServer:
         self.write_timeout = write_timeout
         self.sessions: set[AmiSession] = set()
         self._server: asyncio.Server | None = None
+        self._runs: set[asyncio.Task[object]] = set()  # the task of each session
+
+    @property
+    def listening(self) -> bool:
+        return self._server is not None
 
     async def start(self) -> None:
+        """Listen (again); ``port=0`` picks a free port once, which a restart then reuses."""
         self._server = await asyncio.start_server(self._handle, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
+        """Stop listening, let every session send what it holds (the ``Shutdown`` event), then close it; a
+        session whose client does not read within ``write_timeout`` seconds is cut off."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        for session in list(self.sessions):
+            session.finish()
+        runs = set(self._runs)
+        if runs:
+            await asyncio.wait(runs, timeout=self.write_timeout)
         for session in list(self.sessions):
             session.abort()
-        if self._server is not None:
+        if server is not None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._server.wait_closed(), 5)
+                await asyncio.wait_for(server.wait_closed(), 5)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         session = AmiSession(self, reader, writer)
+        task = asyncio.current_task()
+        if task is not None:
+            self._runs.add(task)
         self.sessions.add(session)
         try:
             await session.run()
         finally:
             self.sessions.discard(session)
+            if task is not None:
+                self._runs.discard(task)
 
 
 class AmiSession:
@@ -93,6 +117,7 @@ class AmiSession:
         self._wake = asyncio.Event()
         self._reading_done = False
         self._aborted = False
+        self._finishing = False  # the PBX is going down: send what is queued, then close
         self._blocked = False  # the writer waits for the client to take what was already written
 
     # ------------------------------------------------------------ sending
@@ -102,7 +127,7 @@ class AmiSession:
             self.send(data)
 
     def send(self, data: bytes) -> None:
-        if self._aborted:
+        if self._aborted or self._finishing:
             return
         if self._blocked and len(self._out) >= self.server.max_pending:
             log.warning("ami_client_too_slow", remote=self.remote, pending=len(self._out))
@@ -140,6 +165,12 @@ class AmiSession:
         self.writer.transport.abort()
         self._wake.set()
 
+    def finish(self) -> None:
+        """Asterisk goes down: nothing more is sent or read; what is queued is written, then the socket closes."""
+        self.pbx.hub.subscribers.discard(self)
+        self._finishing = True
+        self._wake.set()
+
     # ------------------------------------------------------------ running
     async def run(self) -> None:
         self.send(BANNER)
@@ -172,7 +203,7 @@ class AmiSession:
             if not data:
                 return
             for msg in self.parser.feed(data):
-                if not await self._process(msg) or self._aborted:
+                if self._finishing or not await self._process(msg) or self._aborted:
                     return
 
     async def _write_loop(self) -> None:
@@ -196,6 +227,9 @@ class AmiSession:
                 except (ConnectionError, OSError):
                     self.abort()
                     return
+            if self._finishing and not self._out:
+                self.writer.close()  # the client reads EOF; so does our read loop
+                return
             if self._reading_done and not self._out:
                 return
 

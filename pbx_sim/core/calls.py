@@ -3,7 +3,9 @@
 ``;1`` of that Local pair is what the Originate waits on; ``;2`` runs ``[outbound]``, which Dials
 ``Local/<number>@sim``; the ``;2`` of that second pair plays the customer (its behaviour comes from the world).
 Once the customer answers, the outbound ``;2`` and the customer ``;1`` are bridged, the Originate reports
-success and the first ``;1`` runs the Context/Exten/Priority the Originate asked for.
+success and the first ``;1`` runs the Context/Exten/Priority the Originate asked for. An Originate of another
+Local channel has its ``;2`` run what the world has there (a customer, an agent's phone, an extension), as
+``Local/ivrcaller@sim`` in agi-ivr-menu.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pbx_sim.core.channels import Channel, Indication, State
 from pbx_sim.core.dial import dial
 from pbx_sim.core.dialplan import fmt_seconds, run_steps
 from pbx_sim.core.pbx import Pbx
+from pbx_sim.core.phones import reachable, script
 from pbx_sim.world import call_rng
 
 # OriginateResponse Reason: the last control frame seen on the originated channel (ast_control_frame_type).
@@ -116,7 +119,7 @@ class Originate:
         pbx, req = self.pbx, self.req
         unknown = req.channel_id or "<unknown>"
         match = LOCAL.match(req.channel)
-        if match is None or match.group(2) != pbx.world.outbound_context:
+        if match is None or not self._placeable(match.group(1), match.group(2)):
             return self._failure(REASON_FAILED, unknown)
         for wanted in (req.channel_id, req.other_channel_id):
             if wanted and pbx.table.uniqueid_in_use(wanted):
@@ -145,8 +148,11 @@ class Originate:
         record = ev.Cdr(one, one.created)
         one.cdrs.append(record)
         one.listener = self
-        leg = OutboundLeg(pbx, two, number, call_number)
-        two.runner = pbx.spawn(leg.run(), f"outbound {two.name}")
+        if context == pbx.world.outbound_context:
+            leg = OutboundLeg(pbx, two, number, call_number)
+            two.runner = pbx.spawn(leg.run(), f"outbound {two.name}")
+        else:
+            two.runner = pbx.spawn(self._callee(two, number, context, call_number), f"originated {two.name}")
         try:
             what = await asyncio.wait_for(asyncio.shield(self._result), pbx.clock.real(req.timeout_ms / 1000))
         except TimeoutError:
@@ -166,6 +172,19 @@ class Originate:
             pbx.emit("DialEnd", ev.CALL, ev.dial(None, one, [("DialStatus", status)]))
         pbx.hangup(one, cause, soft=False)
         return self._failure(reason, req.channel_id or "<unknown>")
+
+    def _placeable(self, exten: str, context: str) -> bool:
+        """``Local/<exten>@<context>`` exists: the dialer's outbound context, or something of the world."""
+        return context == self.pbx.world.outbound_context or reachable(self.pbx.world, exten, context)
+
+    async def _callee(self, two: Channel, exten: str, context: str, call_number: int) -> None:
+        """``;2`` of an Originate of another Local channel runs what the world has at ``exten@context``."""
+        pbx = self.pbx
+        plan = script(pbx.world, two, exten, context, call_rng(pbx.seed, call_number))
+        if plan is None:  # the world changed under us: nothing answers
+            return
+        two.cdrs.append(ev.Cdr(two, two.created, disposition=plan.disposition))
+        await run_steps(pbx, two, context, exten, plan.steps, plan.defaults)
 
     async def _after_answer(self, one: Channel) -> None:
         pbx, req = self.pbx, self.req
@@ -198,6 +217,8 @@ class OutboundLeg:
         target = f"Local/{number}@{world.customer_context}"
         pbx.newexten(chan, 2, "Dial", f"{target},{fmt_seconds(world.dial_timeout)}")
         pbx.set_var(chan, "DIALSTATUS", "")
+        logged = pbx.customer_log.started(number, pbx.clock.now())
+        chan.on_hangup.append(lambda _chan: pbx.customer_log.ended(logged, pbx.clock.now()))
         status = await self._dial(target)
         pbx.set_var(chan, "DIALSTATUS", status)
         if status == "ANSWER" or not chan.alive:

@@ -5,6 +5,8 @@
 * Local channels come in pairs ``Local/<exten>@<context>-<8 hex digits>;1`` and ``;2``; one counter serves every
   pair. ``;1`` is the called side, ``;2`` runs the dialplan of ``exten@context``.
 * Every channel of a call shares the Linkedid of the first one: the originated ``;1``.
+* PJSIP channels are ``PJSIP/<endpoint>-<8 hex digits>``, one counter for all of them, no pairs
+  (ami-pjsip-originate-agent-customer: ``PJSIP/agent-sipp-00000000``, ``PJSIP/sipp-uas-00000001``).
 """
 
 from __future__ import annotations
@@ -120,6 +122,7 @@ class Channel:
     bridge: Bridge | None = None
     runs_pbx: bool = False
     hangup_cause: int | None = None
+    tech_cause: int | None = None  # the SIP status that ended a PJSIP channel (Hangup's TechCause: 486)
     alive: bool = True
     answered_at: float | None = None
     variables: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (name as set, value)
@@ -132,6 +135,9 @@ class Channel:
     on_bridge: list[Callable[[Channel, bool], None]] = field(default_factory=list)  # entered (True) / left
     on_hangup: list[Callable[[Channel], None]] = field(default_factory=list)  # once it is gone (MixMonitor)
     before_hangup: list[Callable[[Channel], None]] = field(default_factory=list)  # just before its Hangup
+    # An application that ends the channel itself (AGI, once its server closes) takes a hangup: True if it did.
+    hold_hangup: Callable[[int], bool] | None = None
+    on_dtmf: Callable[[str], None] | None = None  # the application reading the keys the channel receives (AGI)
 
     @property
     def tech(self) -> str:
@@ -178,6 +184,7 @@ class ChannelTable:
     def __init__(self) -> None:
         self._seq = 0
         self._local = 0
+        self._pjsip = 0
         self.by_name: dict[str, Channel] = {}
         self.by_uniqueid: dict[str, Channel] = {}
 
@@ -210,6 +217,18 @@ class ChannelTable:
             self.by_name[chan.name] = chan
             self.by_uniqueid[chan.uniqueid] = chan
         return one, two
+
+    def pjsip(self, endpoint: str, context: str, now: float, *, linkedid: str = "", uniqueid: str = "") -> Channel:
+        """A channel ``PJSIP/<endpoint>-<8 hex digits>`` (one counter for every PJSIP channel), in the endpoint's
+        context at ``s``; ``uniqueid``: one the client chose (ChannelId)."""
+        name = f"PJSIP/{endpoint}-{self._pjsip:08x}"
+        self._pjsip += 1
+        generated = self.next_uniqueid(now)  # taken even when the client chose the Uniqueid
+        uid = uniqueid or generated
+        chan = Channel(name, uid, linkedid or uid, now, context, "s")
+        self.by_name[chan.name] = chan
+        self.by_uniqueid[chan.uniqueid] = chan
+        return chan
 
     def remove(self, chan: Channel) -> None:
         if self.by_name.get(chan.name) is chan:

@@ -18,6 +18,7 @@ from pbx_sim.core.channels import Channel, Indication, State
 from pbx_sim.core.dialplan import run_steps, seconds
 from pbx_sim.core.pbx import Pbx
 from pbx_sim.core.phones import reachable, script
+from pbx_sim.core.pjsip_calls import dial_pjsip
 
 LOCAL_TARGET = re.compile(r"^Local/([^@/]+)@([^/]+?)(/[a-zA-Z]+)?$")
 Cid = tuple[str, str]  # (number, name)
@@ -171,7 +172,10 @@ async def dial(
 ) -> str:
     """Dial ``target`` (a Local channel) from ``chan`` as app_dial does; on answer the two are bridged.
     Returns DIALSTATUS: ANSWER, BUSY, CONGESTION, NOANSWER, CANCEL or CHANUNAVAIL. ``ring_for``: the Dial
-    timeout (None: none); ``created`` is told the callee's ``;1`` as soon as it exists."""
+    timeout (None: none); ``created`` is told the callee's ``;1`` as soon as it exists. A ``PJSIP/...`` target
+    is dialled by :func:`pbx_sim.core.pjsip_calls.dial_pjsip`."""
+    if target.strip().upper().startswith("PJSIP/"):
+        return await dial_pjsip(pbx, chan, target, ring_for, rng=rng or phone_rng(pbx, target), created=created)
     parsed = parse_target(target)
     if parsed is None:
         return "CHANUNAVAIL"
@@ -180,8 +184,9 @@ async def dial(
     if not call.reachable:
         return "CHANUNAVAIL"
     # app_dial: the callee's ;1 takes the caller's extension, also as its caller id number (in the captures'
-    # outbound calls that is the dialled number; after a Redirect to transfer-target it is "transfer-target").
-    caller, dialled = (chan.caller_num, chan.caller_name), (chan.exten, chan.caller_name)
+    # outbound calls that is the dialled number; after a Redirect to transfer-target it is "transfer-target"),
+    # and the caller's connected name (ami-atxfer: the transfer target's, unknown, dials agent3 as "801" <unknown>).
+    caller, dialled = (chan.caller_num, chan.caller_name), (chan.exten, chan.connected_name)
     one = call.create(dialled, caller, caller, dialled, one_exten=chan.exten)
     for record in chan.cdrs:
         if record.follow:

@@ -89,15 +89,6 @@ async def app_set(pbx: Pbx, chan: Channel, data: str) -> bool:
     return True
 
 
-async def app_gotoif(pbx: Pbx, chan: Channel, data: str) -> bool:
-    """``GotoIf(condition?label)`` with a condition already worked out: a false one goes on to the next
-    priority; jumps are not simulated (the world's dialplans are straight lists of steps)."""
-    condition = data.partition("?")[0].strip()
-    if condition not in ("", "0"):
-        log.warning("pbx_sim_gotoif_jump_not_simulated", channel=chan.name, data=data)
-    return True
-
-
 async def app_hangup(pbx: Pbx, chan: Channel, data: str) -> bool:
     pbx.hangup(chan, int(data) if data.isdigit() else 16)
     return False
@@ -123,7 +114,6 @@ APPS: dict[str, App] = {
     "playback": app_playback,
     "set": app_set,
     "hangup": app_hangup,
-    "gotoif": app_gotoif,
     "busy": _refuse(17, Indication.BUSY),
     "congestion": _refuse(34, Indication.CONGESTION),
 }

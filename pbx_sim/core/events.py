@@ -140,7 +140,20 @@ def with_cause(chan: Channel, cause: int) -> Fields:
 
 
 def hangup(chan: Channel, cause: int) -> Fields:
-    return [*channel_fields(chan), ("Cause", str(cause)), ("Cause-txt", cause_text(cause))]
+    tech = [("TechCause", str(chan.tech_cause))] if chan.tech_cause else []  # a PJSIP channel's SIP status
+    return [*channel_fields(chan), ("Cause", str(cause)), ("Cause-txt", cause_text(cause)), *tech]
+
+
+def dtmf(chan: Channel, digit: str, direction: str, duration_ms: int | None = None) -> Fields:
+    """DTMFBegin (no duration) and DTMFEnd: ``Direction`` is ``Received`` or ``Sent``."""
+    duration: Fields = [] if duration_ms is None else [("DurationMs", str(duration_ms))]
+    return [*channel_fields(chan), ("Digit", digit), *duration, ("Direction", direction)]
+
+
+def agi_exec(chan: Channel, command_id: str, command: str, result: tuple[int, str] | None = None) -> Fields:
+    """AGIExecStart, and AGIExecEnd with ``result`` (ResultCode, Result: ``(200, "Success")``)."""
+    tail: Fields = [] if result is None else [("ResultCode", str(result[0])), ("Result", result[1])]
+    return [*channel_fields(chan), ("CommandId", command_id), ("Command", command), *tail]
 
 
 def originate_response(
@@ -184,6 +197,9 @@ class Cdr:
     answer: float | None = None
     end: float | None = None  # when the record was closed before its channel hung up (an AMI Redirect)
     disposition: str = "NO ANSWER"
+    # The outcome of the Dial this record covers, which stands although the channel was answered (BUSY: the
+    # agent leg of a click-to-dial whose customer was busy, ami-pjsip-originate-agent-customer).
+    dial_disposition: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -197,6 +213,11 @@ def caller_id(name: str, num: str) -> str:
     return f'"{name}" <{num}>' if name and name != "<unknown>" else num
 
 
+def _cdr_party(value: str) -> str:
+    """The CDR engine copies caller ids as strings, an unknown one empty (ami-atxfer: ``Source:``, ``"" <>``)."""
+    return "" if value == "<unknown>" else value
+
+
 def cdr(record: Cdr, end: float) -> Fields:
     chan = record.channel
     end = record.end if record.end is not None else end
@@ -207,10 +228,10 @@ def cdr(record: Cdr, end: float) -> Fields:
     answered = record.answer is not None
     return [
         ("AccountCode", chan.accountcode),
-        ("Source", chan.caller_num),
+        ("Source", _cdr_party(chan.caller_num)),
         ("Destination", destination),
         ("DestinationContext", context),
-        ("CallerID", caller_id(chan.caller_name, chan.caller_num)),
+        ("CallerID", f'"{_cdr_party(chan.caller_name)}" <{_cdr_party(chan.caller_num)}>'),
         ("Channel", chan.name),
         ("DestinationChannel", record.dest_channel),
         ("LastApplication", app),
@@ -220,7 +241,7 @@ def cdr(record: Cdr, end: float) -> Fields:
         ("EndTime", _cdr_time(end)),
         ("Duration", str(int(end - record.start))),
         ("BillableSeconds", str(int(end - record.answer)) if record.answer is not None else "0"),
-        ("Disposition", "ANSWERED" if answered else record.disposition),
+        ("Disposition", record.dial_disposition or ("ANSWERED" if answered else record.disposition)),
         ("AMAFlags", "DOCUMENTATION"),
         ("UniqueID", chan.uniqueid),
         ("UserField", ""),

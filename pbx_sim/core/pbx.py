@@ -27,8 +27,11 @@ import structlog
 
 from pbx_sim.ami.protocol import Fields
 from pbx_sim.core import events as ev
+from pbx_sim.core.calllog import CustomerLog
 from pbx_sim.core.channels import Bridge, Channel, ChannelTable, State
 from pbx_sim.core.clock import SimClock
+from pbx_sim.core.localopt import LocalOptimizer
+from pbx_sim.core.pjsip import Pjsip
 from pbx_sim.core.queues import QueueManager
 from pbx_sim.world import World
 
@@ -65,6 +68,7 @@ class Pbx:
         self.devices: dict[str, int] = {}
         self.device_watchers: list[Callable[[str, bool], None]] = []
         self.dial_counts: dict[str, int] = {}  # calls placed to each phone so far (seeds what it does next)
+        self.customer_log = CustomerLog()  # every customer the dialer had called (pbx_sim.core.calllog)
         self.started = clock.now()
         self.peak_channels = 0
         self.calls_started = 0
@@ -73,7 +77,12 @@ class Pbx:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reactions: deque[Callable[[], None]] = deque()
         self._settling = False
+        self.pjsip = Pjsip(self)  # PJSIP endpoints: registrations and device states (before the queues)
         self.queues = QueueManager(self)
+        # In-process listeners of events, by event name: the PBX's own modules following its messages as
+        # Asterisk's do (Local channel optimization, app_queue hearing of a transfer).
+        self.listeners: dict[str, list[Callable[[Fields], None]]] = {}
+        self.local_optimizer = LocalOptimizer(self)
 
     # ----------------------------------------------------------------- tasks
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
@@ -102,6 +111,15 @@ class Pbx:
     # ---------------------------------------------------------------- events
     def emit(self, name: str, category: ev.Category, body: Fields) -> None:
         self.hub.emit(name, category, body)
+        for listener in tuple(self.listeners.get(name, ())):
+            listener(body)
+
+    def listen(self, name: str, listener: Callable[[Fields], None]) -> None:
+        self.listeners.setdefault(name, []).append(listener)
+
+    def unlisten(self, name: str, listener: Callable[[Fields], None]) -> None:
+        if listener in self.listeners.get(name, ()):
+            self.listeners[name].remove(listener)
 
     def new_state(self, chan: Channel, state: State) -> None:
         chan.state = state
@@ -169,11 +187,11 @@ class Pbx:
                 hook(chan, True)
         return bridge
 
-    def _leave_bridge(self, chan: Channel, cause: int, *, staying: bool = False) -> None:
+    def _leave_bridge(self, chan: Channel, cause: int, *, staying: bool = False, moving: bool = False) -> None:
         bridge = chan.bridge
         if bridge is None:
             return
-        if bridge.on_leave is not None:
+        if bridge.on_leave is not None and not moving:
             bridge.on_leave(chan, staying)
         bridge.members.remove(chan)
         chan.bridge = None
@@ -182,7 +200,7 @@ class Pbx:
             hook(chan, False)
         if not bridge.members:
             self.emit("BridgeDestroy", ev.CALL, ev.bridge_fields(bridge))
-        elif chan.kick_on_leave and len(bridge.members) == 1:
+        elif chan.kick_on_leave and len(bridge.members) == 1 and not moving:
             peer = bridge.members[0]
             self._reactions.append(lambda: self._put_out(peer, cause))
 
@@ -190,6 +208,24 @@ class Pbx:
         """``chan`` leaves its bridge alive (an AMI Redirect); the other party of a two-party bridge is put out."""
         self._leave_bridge(chan, 16, staying=True)
         self.settle()
+
+    def move(self, chan: Channel, bridge: Bridge, *, swap: Channel | None = None) -> None:
+        """``chan`` moves from its bridge (if any) into ``bridge``, in place of ``swap``: nobody is put out and the
+        bridges' applications do not take it for a hangup (a Local pair optimized away, a transfer)."""
+        self._leave_bridge(chan, 16, moving=True)
+        if swap is not None:
+            self._leave_bridge(swap, 16, moving=True)
+        bridge.members.append(chan)
+        chan.bridge = bridge
+        swapped = [("SwapUniqueid", swap.uniqueid)] if swap is not None else []
+        self.emit("BridgeEnter", ev.CALL, [*ev.bridge_fields(bridge), *ev.channel_fields(chan), *swapped])
+        for hook in tuple(chan.on_bridge):
+            hook(chan, True)
+
+    def put_out(self, chan: Channel, cause: int) -> None:
+        """``chan`` leaves its bridge and ends as if the other party had left; the reactions to it wait for
+        :meth:`settle` (``core stop now`` hangs every channel up before any of them reacts)."""
+        self._put_out(chan, cause)
 
     # ------------------------------------------------------------- indications
     def indicate(self, chan: Channel, what: str) -> None:
@@ -217,9 +253,16 @@ class Pbx:
         if chan.dialing is not None:
             chan.dialing.cancel(cause)
         self._leave_bridge(chan, cause)
-        self._finish(chan, cause)
+        if not self._held(chan, cause):
+            self._finish(chan, cause)
         if settle:
             self.settle()
+
+    @staticmethod
+    def _held(chan: Channel, cause: int) -> bool:
+        """Whether the application running on ``chan`` takes the hangup and ends the channel itself later (AGI:
+        the channel stays until the FastAGI server closes, agi-ivr-menu)."""
+        return chan.hold_hangup is not None and chan.hold_hangup(cause)
 
     def settle(self) -> None:
         """Let every channel touched by a hangup react, in the order they were touched."""
@@ -263,6 +306,8 @@ class Pbx:
         if chan.dialing is not None:
             chan.dialing.cancel(cause)
         self._leave_bridge(chan, cause)
+        if self._held(chan, cause):
+            return
         if chan.runs_pbx:
             self.emit("SoftHangupRequest", ev.CALL, ev.with_cause(chan, 16))
         self._finish(chan, cause)
@@ -273,6 +318,8 @@ class Pbx:
         if not chan.alive or chan.bridge is None:
             return
         self._leave_bridge(chan, cause)
+        if self._held(chan, cause):
+            return
         if chan.runs_pbx:
             self.emit("SoftHangupRequest", ev.CALL, ev.with_cause(chan, 16))
         self._finish(chan, cause)

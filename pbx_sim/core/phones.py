@@ -46,17 +46,23 @@ def _talk(chan: Channel, behaviour: Behaviour) -> float:
 
 
 def customer_steps(chan: Channel, number: str, behaviour: Behaviour) -> Steps:
-    """The dialplan the customer's ``;2`` runs, modelled on the fixtures' ``[sim]`` context."""
+    """The dialplan the customer's ``;2`` runs, modelled on the fixtures' ``[sim]`` context: one that answers at
+    once (ring 0) does not ring first; one with ``digits`` answers an IVR's prompts once it has answered the call:
+    Wait(think) and SendDTMF(keys) for each, as ``[sim] ivrcaller`` in agi-ivr-menu."""
     if behaviour.outcome == "busy":
         return [("Busy", "3")]
     if behaviour.outcome == "congestion":
         return [("Congestion", "3")]
     if behaviour.outcome == "no_answer":
         return [("Ringing", ""), ("Wait", "120")]
-    steps = [("NoOp", f"sim customer {number}"), ("Ringing", ""), ("Wait", fmt_seconds(behaviour.ring))]
+    steps = [("NoOp", f"sim customer {number}")]
+    if behaviour.ring > 0:
+        steps += [("Ringing", ""), ("Wait", fmt_seconds(behaviour.ring))]
     steps.append(("Answer", ""))
     if behaviour.playback:
         steps.append(("Playback", behaviour.playback))
+    for keys, think in zip(behaviour.digits, behaviour.think, strict=True):
+        steps += [("Wait", fmt_seconds(think)), ("SendDTMF", keys)]
     steps += [("Wait", fmt_seconds(_talk(chan, behaviour))), ("Hangup", "")]
     return steps
 

@@ -55,6 +55,7 @@ class QueueCall:
         self.ringing: dict[LocalDial, Member] = {}
         self.over = False
         self._talk: tuple[Channel, Member, int, float, bool] | None = None  # agent leg, member, hold, since, in SL
+        self._bridge: Bridge | None = None  # the caller's bridge with the agent
         self._wake = asyncio.Event()
         self._rng = random.Random(f"pbx-sim-queue:{pbx.seed}:{queue.name}")  # noqa: S311 - strategy "random"
 
@@ -281,12 +282,25 @@ class QueueCall:
         bridge = pbx.bridge(one, chan)
         self._talk = (one, member, hold, now, hold <= queue.config.servicelevel)
         bridge.on_leave = lambda leaving, staying: self._complete(bridge, leaving, staying)
+        self._bridge = bridge
+        pbx.listen("AttendedTransfer", self._transferred)
 
-    def _complete(self, bridge: Bridge, leaving: Channel, staying: bool) -> None:
+    def _transferred(self, body: Fields) -> None:
+        """app_queue's handle_attended_transfer: an attended transfer out of the agent's bridge ends the member's
+        call (AgentComplete Reason transfer, ami-atxfer)."""
+        fields, bridge = dict(body), self._bridge
+        if bridge is None or bridge.on_leave is None or self._talk is None:
+            return
+        if bridge.uniqueid in (fields.get("OrigBridgeUniqueid"), fields.get("SecondBridgeUniqueid")):
+            self._complete(bridge, self._talk[0], False, reason="transfer")
+
+    def _complete(self, bridge: Bridge, leaving: Channel, staying: bool, reason: str = "") -> None:
         """The first party leaves the agent's bridge: the member's call counts (update_queue) and AgentComplete
-        follows, at once, or, when the caller was redirected elsewhere, only once the caller hangs up (Reason
-        caller, TalkTime up to then, no Dest* fields: ami-hangup-redirect)."""
+        follows, at once (Reason agent or caller; ``reason`` transfer after an attended transfer), or, when the
+        caller was redirected elsewhere, only once the caller hangs up (Reason caller, TalkTime up to then, no Dest*
+        fields: ami-hangup-redirect)."""
         bridge.on_leave = None
+        self.pbx.unlisten("AttendedTransfer", self._transferred)
         assert self._talk is not None
         one, member, hold, since, in_sl = self._talk
         now = self.pbx.clock.now()
@@ -298,7 +312,7 @@ class QueueCall:
             leaving.before_hangup.append(lambda chan: self._completed_after_redirect(chan, member, hold, since))
             return
         talk = whole_seconds(since, now)
-        reason = "agent" if leaving is one else "caller"
+        reason = reason or ("agent" if leaving is one else "caller")
         self._agent_event("AgentComplete", member, ("HoldTime", str(hold)), ("TalkTime", str(talk)),
                           ("Reason", reason), dest=ev.channel_fields(one, "Dest"))  # fmt: skip
 

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 NOT_INUSE = 1
 INUSE = 2
+INVALID = 4
+UNAVAILABLE = 5
 QUEUE_BUCKETS = 53
 
 
@@ -138,7 +140,7 @@ class Queue:
 
     def available(self, member: Member, now: float) -> bool:
         """Whether ``member`` may be rung now (app_queue's can_ring_entry)."""
-        if member.paused:
+        if member.paused or member.status in (INVALID, UNAVAILABLE):
             return False
         if member.status != NOT_INUSE and not (self.config.ringinuse or member.ringinuse):
             return False
@@ -220,7 +222,7 @@ class QueueManager:
             len(queue.members),
             ringinuse=queue.config.ringinuse,
         )
-        member.status = INUSE if self.pbx.device_in_use(member.device) else NOT_INUSE
+        member.status = self._status_of(member.device)
         queue.members.append(member)
         return member
 
@@ -276,8 +278,18 @@ class QueueManager:
         return found
 
     # ---------------------------------------------------------- device state
+    def _status_of(self, device: str) -> int:
+        """A PJSIP endpoint's own device state (unavailable until registered); else in use or not."""
+        status = self.pbx.pjsip.device_status(device)
+        if status is not None:
+            return status
+        return INUSE if self.pbx.device_in_use(device) else NOT_INUSE
+
     def _device_changed(self, device: str, in_use: bool) -> None:
-        status = INUSE if in_use else NOT_INUSE
+        self.device_status_changed(device, INUSE if in_use else NOT_INUSE)
+
+    def device_status_changed(self, device: str, status: int) -> None:
+        """``device`` is now in state ``status`` (ast_device_state): QueueMemberStatus in every queue."""
         for queue in self.ordered():
             changed = False
             for member in queue.members:

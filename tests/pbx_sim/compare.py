@@ -11,6 +11,9 @@ What must be equal, and the tolerances (each one is what the captures themselves
    One race is folded: the dialed Local ``;1`` gets its ``Newstate Ringing`` (from the ``;2`` running Ringing())
    and ``DialBegin`` (from app_dial) from two threads, so their order and DialBegin's DestChannelState
    (Down/Ringing) vary: 19 against 4 in the answered calls of ami-originate-answer/-channelid/-event-flood.
+   So is the same race of an originated PJSIP channel between its ``Newstate Ringing`` (the 180 handled by the
+   PJSIP thread) and ``DialState RINGING``: ami-pjsip-originate-agent-customer has DialState first (Down) in
+   part A and Newstate first (DialState Ringing) in part B.
 4. Per instant: the capture is cut into bursts (events less than 0.25 s apart); the simulator's events, cut at
    the same counts, hold the same multiset (with Cdr and OriginateResponse), so nothing moves to another moment.
 5. Queue durations (``HoldTime``, ``TalkTime``, ``RingTime``) are differences of whole epoch seconds
@@ -19,12 +22,19 @@ What must be equal, and the tolerances (each one is what the captures themselves
    for 5.51 s. They are left out of 3 and 4 and compared on their own, event by event, within one second.
 
 Noisy types (VarSet, Newexten, DeviceStateChange, NewCallerid, NewConnectedLine) are left out of 3 and 4, as in
-the README's event sequences; the simulator sends only some of them (2 still checks their shape).
-Normalised values: Uniqueids ``<epoch>.<seq>`` keep only ``<seq>``, bridge ids are numbered by first appearance,
+the README's event sequences; the simulator sends only some of them (2 still checks their shape). So is
+``RTCPSent`` (ami-pjsip-originate-agent-customer): RTP statistics (SSRC, packet and octet counts, jitter, NTP
+time) that a timer sends every ~5 s per leg while media flows, their values different in every run; the
+simulator carries no media and sends none.
+Normalised values: Uniqueids ``<epoch>.<seq>`` keep only ``<seq>``, bridge ids (random UUIDs, also as ``To``/``From``/
+``Orig``/``Second``/``DestBridgeUniqueid`` in BridgeMerge and AttendedTransfer) are numbered by first appearance,
 times and durations only say whether they are empty. Queue members' epoch seconds (``LoginTime``, ``LastCall``,
-``LastPause``: the wall clock, like ``Timestamp``) only say whether they are 0. ``MixMonitorID`` is the address
+``LastPause``: the wall clock, like ``Timestamp``) and a PJSIP contact's ``ExpirationTime`` only say whether
+they are 0. ``MixMonitorID`` is the address
 of Asterisk's recording structure (``0x7ff6f8003910``), different in every run: it only says whether it is empty
-(the replay sends back the simulator's, see amiclient.LEARNED). Calls placed at the same moment can be compared
+(the replay sends back the simulator's, see amiclient.LEARNED). ``CommandId`` of AGIExecStart/AGIExecEnd is
+``ast_random()`` drawn for each AGI command (ami-agi-ivr-menu: 1229422869, 1759138052, ...): it only says whether it
+is empty (test_agi checks that a command's End carries its Start's). Calls placed at the same moment can be compared
 with ``renumber`` (see Normaliser).
 """
 
@@ -36,7 +46,7 @@ from collections.abc import Iterable
 
 from tests.pbx_sim.fixtures import Fields, Received, all_shapes
 
-NOISY = frozenset({"VarSet", "Newexten", "DeviceStateChange", "NewCallerid", "NewConnectedLine"})
+NOISY = frozenset({"VarSet", "Newexten", "DeviceStateChange", "NewCallerid", "NewConnectedLine", "RTCPSent"})
 OFF_CHANNEL_ORDER = frozenset({"Cdr", "OriginateResponse"})
 CHANNEL_KEYS = ("Channel", "DestChannel", "LocalOneChannel", "LocalTwoChannel")
 VOLATILE = frozenset(
@@ -56,9 +66,10 @@ VOLATILE = frozenset(
         "LastReload",
         "Seconds",
         "MixMonitorID",
+        "CommandId",
     }
 )
-EPOCH_SECONDS = frozenset({"LoginTime", "LastCall", "LastPause"})
+EPOCH_SECONDS = frozenset({"LoginTime", "LastCall", "LastPause", "ExpirationTime"})
 WHOLE_SECONDS = frozenset({"HoldTime", "TalkTime", "RingTime"})
 BRIDGE_KEYS = frozenset({"BridgeUniqueid", "BridgeId", "BridgeID"})
 UNIQUEID = re.compile(r"^\d{9,}\.(\d+)$")
@@ -81,7 +92,9 @@ class Normaliser:
     after the call they belong to rather than by number, for calls placed at the same moment, whose order in
     taking the next number is a race in Asterisk (ami-core-show-channels: the second Originate's Dial took the
     lower counter). A counter becomes ``#k``, the k-th counter of that ``Local/<exten>@<context>``; a Uniqueid
-    becomes ``<uid of (its channel so renamed)>``."""
+    becomes ``<uid of (its channel so renamed)>``. The same race orders the bridges of such calls (ami-event-flood:
+    5551002's bridge was created before 5551000's), so a bridge id becomes ``<bridge of (the channels that
+    entered it, so renamed)>``."""
 
     def __init__(self, *, renumber: bool = False, received: Iterable[Received] = ()) -> None:
         self.bridges: dict[str, str] = {}
@@ -105,6 +118,12 @@ class Normaliser:
             for chan_key, uid_key in CHANNEL_UNIQUEIDS:
                 if fields.get(chan_key) and fields.get(uid_key):
                     self.uids.setdefault(fields[uid_key], f"<uid of {self._rename(fields[chan_key])}>")
+        members: dict[str, set[str]] = {}
+        for msg in received:
+            if msg.event == "BridgeEnter":
+                members.setdefault(msg.get("BridgeUniqueid"), set()).add(self._rename(msg.get("Channel")))
+        for bridge, chans in members.items():
+            self.bridges[bridge] = f"<bridge of {' + '.join(sorted(chans))}>"
 
     def _rename(self, value: str) -> str:
         return LOCAL_COUNTER.sub(lambda m: f"{m.group(1)}-{self.locals.get((m.group(1), m.group(2)), '?')}", value)
@@ -119,9 +138,9 @@ class Normaliser:
                 value = "0" if value == "0" else "<epoch>"
             elif key in WHOLE_SECONDS:
                 value = "<seconds>"
-            elif key in BRIDGE_KEYS and value:
+            elif (key in BRIDGE_KEYS or key.endswith("BridgeUniqueid")) and value:
                 value = self.bridges.setdefault(value, f"bridge-{len(self.bridges) + 1}")
-            elif name == "DialBegin" and key in ("DestChannelState", "DestChannelStateDesc") and value in RACY:
+            elif name in RACING and key in ("DestChannelState", "DestChannelStateDesc") and value in RACY:
                 value = "Down|Ringing"
             elif self.renumber and value in self.uids:
                 value = self.uids[value]
@@ -136,6 +155,7 @@ class Normaliser:
 
 
 RACY = frozenset({"0", "5", "Down", "Ringing"})
+RACING = frozenset({"DialBegin", "DialState"})  # with the Newstate Ringing of their DestChannel (see 3.)
 
 
 def events(received: Iterable[Received], keep: object = None, *, renumber: bool = False) -> list[tuple[float, Event]]:
@@ -184,7 +204,7 @@ def _fold_race(seq: list[tuple[str, Event]]) -> None:
             and name_of(e1) == "Newstate"
             and dict(e1).get("ChannelStateDesc") == "Ringing"
             and k2 == "DestChannel"
-            and name_of(e2) == "DialBegin"
+            and name_of(e2) in RACING
         ):
             seq[i], seq[i + 1] = seq[i + 1], seq[i]
 
