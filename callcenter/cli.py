@@ -16,7 +16,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from callcenter.bootstrap import Platform, start_platform
+from callcenter.bootstrap import Platform, start_dialer, start_platform
 from callcenter.db.database import DatabaseUnavailableError
 from callcenter.db.migrate import MigrationError, migrate
 from callcenter.logging import configure_logging
@@ -147,7 +147,11 @@ async def _run_web(platform: Platform) -> None:
 async def _serve(settings: Settings, args: argparse.Namespace) -> int:
     platform = await start_platform(settings)
     try:
-        await _run_web(platform)
+        dialer = await start_dialer(platform)
+        try:
+            await _run_web(platform)
+        finally:
+            await dialer.close()
     finally:
         await platform.close()
     return 0
@@ -178,6 +182,8 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> int:
                 "",
             ]
             print("\n".join(lines), flush=True)
+            dialer = await start_dialer(platform)
+            stack.push_async_callback(dialer.close)
             await _run_web(platform)
     finally:
         await platform.close()

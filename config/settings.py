@@ -84,6 +84,10 @@ class WebSettings(_Group):
     )
     session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
     default_language: Literal["tr", "en"] = "tr"
+    live_queue_size: int = Field(
+        default=500, ge=1, description="Messages queued per browser on the live channel before it is cut off (4408)."
+    )
+    live_heartbeat_seconds: float = Field(default=20.0, gt=0, description="Ping interval of the live channel.")
     timezone: str = Field(default="Europe/Istanbul", description="Time zone in which screens show times.")
     trusted_proxies: Annotated[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...], NoDecode] = Field(
         default=(),
@@ -128,6 +132,12 @@ class AmiSettings(_Group):
     auth_retry_delay: float = Field(default=30.0, gt=0, description="Wait after a refused login before retrying.")
     events: str = Field(default="call,agent,system", description="AMI event classes to receive (Events: header).")
     outbound_context: str = Field(default="outbound", min_length=1, description="Dialplan context for Originate.")
+    agent_context: str = Field(
+        default="agents",
+        min_length=1,
+        description="Dialplan context whose extension <agent's extension> rings that agent's phone "
+        "(an answered campaign call is sent there).",
+    )
 
 
 class AgiSettings(_Group):

@@ -49,6 +49,12 @@ PERMISSIONS: Mapping[str, Permission] = _catalogue(
     "teams.view",
     "teams.manage",
     "audit.view",
+    "pools.view",
+    "pools.manage",
+    "campaigns.view",
+    "campaigns.manage",
+    "blacklist.view",
+    "blacklist.manage",
 )
 
 
@@ -72,6 +78,8 @@ class User:
     language: str = "tr"
     active: bool = True
     created_at: datetime | None = None
+    #: The agent's phone as the PBX names it (``agent1`` for ``PJSIP/agent1``); unique, case-insensitive.
+    extension: str | None = None
 
     def may_log_in_from(self, address: IPAddress) -> bool:
         if self.login_rule is LoginRule.ANY:
@@ -89,6 +97,7 @@ class User:
             "allowed_networks": [str(n) for n in self.allowed_networks],
             "language": self.language,
             "active": self.active,
+            "extension": self.extension,
             "password": self.password_hash,
         }
 

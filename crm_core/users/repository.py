@@ -12,12 +12,17 @@ from callcenter.db.database import Connection
 from crm_core.users.model import PERMISSIONS, LoginRule, Role, Team, User, effective_permissions
 
 _USER_COLUMNS = (
-    "id, username, full_name, role, team_id, password_hash, login_rule, allowed_networks, language, active, created_at"
+    "id, username, full_name, role, team_id, password_hash, login_rule, allowed_networks, language, active, created_at,"
+    " extension"
 )
 
 
 class DuplicateError(ValueError):
     """A user name or team name is already taken."""
+
+
+class DuplicateExtensionError(ValueError):
+    """Another user has that extension (phone) already."""
 
 
 def _user(row: Record) -> User:
@@ -33,6 +38,7 @@ def _user(row: Record) -> User:
         language=row["language"],
         active=row["active"],
         created_at=row["created_at"],
+        extension=row["extension"],
     )
 
 
@@ -46,6 +52,7 @@ class NewUser:
     login_rule: LoginRule = LoginRule.ANY
     allowed_networks: tuple[Any, ...] = ()
     language: str = "tr"
+    extension: str | None = None
 
 
 class UserRepository:
@@ -63,6 +70,13 @@ class UserRepository:
         )
         return _user(row) if row else None
 
+    async def by_extension(self, extension: str) -> User | None:
+        row = await self._conn.fetchrow(
+            f"SELECT {_USER_COLUMNS} FROM users WHERE lower(extension) = lower($1)",  # noqa: S608
+            extension,
+        )
+        return _user(row) if row else None
+
     async def list(self, *, team_id: int | None = None) -> list[User]:
         rows = await self._conn.fetch(
             f"""SELECT {_USER_COLUMNS} FROM users
@@ -75,10 +89,12 @@ class UserRepository:
     async def add(self, new: NewUser) -> User:
         if await self.by_username(new.username) is not None:
             raise DuplicateError(new.username)
+        if new.extension is not None and await self.by_extension(new.extension) is not None:
+            raise DuplicateExtensionError(new.extension)
         row = await self._conn.fetchrow(
             f"""INSERT INTO users (username, full_name, role, team_id, password_hash, login_rule,
-                                   allowed_networks, language)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                                   allowed_networks, language, extension)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                 RETURNING {_USER_COLUMNS}""",  # noqa: S608
             new.username,
             new.full_name,
@@ -88,6 +104,7 @@ class UserRepository:
             new.login_rule.value,
             list(new.allowed_networks),
             new.language,
+            new.extension,
         )
         assert row is not None
         return _user(row)
@@ -96,9 +113,14 @@ class UserRepository:
         other = await self.by_username(user.username)
         if other is not None and other.id != user.id:
             raise DuplicateError(user.username)
+        if user.extension is not None:
+            holder = await self.by_extension(user.extension)
+            if holder is not None and holder.id != user.id:
+                raise DuplicateExtensionError(user.extension)
         await self._conn.execute(
             """UPDATE users SET username = $2, full_name = $3, role = $4, team_id = $5, password_hash = $6,
-                      login_rule = $7, allowed_networks = $8, language = $9, active = $10, updated_at = now()
+                      login_rule = $7, allowed_networks = $8, language = $9, active = $10, extension = $11,
+                      updated_at = now()
                 WHERE id = $1""",
             user.id,
             user.username,
@@ -110,6 +132,7 @@ class UserRepository:
             list(user.allowed_networks),
             user.language,
             user.active,
+            user.extension,
         )
 
     async def role_defaults(self, role: Role) -> frozenset[str]:

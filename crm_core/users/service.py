@@ -15,9 +15,16 @@ from crm_core.audit.repository import Actor, AuditRepository
 from crm_core.users import events
 from crm_core.users.model import IPNetwork, LoginRule, Role, Team, User, changes
 from crm_core.users.passwords import WeakPasswordError, hash_password
-from crm_core.users.repository import DuplicateError, NewUser, TeamRepository, UserRepository
+from crm_core.users.repository import (
+    DuplicateError,
+    DuplicateExtensionError,
+    NewUser,
+    TeamRepository,
+    UserRepository,
+)
 
 _USERNAME = re.compile(r"^[A-Za-z0-9._-]{2,64}$")
+_EXTENSION = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 LANGUAGES = ("tr", "en")
 
 
@@ -47,6 +54,7 @@ class UserChanges:
     language: str | None = None
     active: bool | None = None
     password: str | None = None
+    extension: str | object | None = _UNSET  # "" or None: the user has no phone
 
 
 class UserService:
@@ -67,10 +75,12 @@ class UserService:
         allowed_networks: Sequence[IPNetwork] = (),
         language: str = "tr",
         permissions: Mapping[str, bool] | None = None,
+        extension: str | None = None,
     ) -> User:
         username = username.strip()
         if not _USERNAME.match(username):
             raise InvalidInputError("username", "error.username_format")
+        extension = _extension(extension)
         full_name = _required(full_name, "full_name")
         _check_rule(login_rule, allowed_networks)
         _check_language(language)
@@ -88,10 +98,13 @@ class UserService:
                         login_rule=login_rule,
                         allowed_networks=tuple(allowed_networks),
                         language=language,
+                        extension=extension,
                     )
                 )
             except DuplicateError:
                 raise InvalidInputError("username", "error.username_taken") from None
+            except DuplicateExtensionError:
+                raise InvalidInputError("extension", "error.extension_taken") from None
             await AuditRepository(conn).record(actor, "user.created", "user", user.id, changes({}, user.audit_view()))
             if permissions:
                 await _apply_permissions(conn, actor, user, permissions)
@@ -111,6 +124,7 @@ class UserService:
     ) -> User:
         """Change a user's fields and (when given) permission overrides together, in one transaction."""
         new_hash = await _hash(change.password) if change.password else None
+        new_extension = _extension(change.extension if isinstance(change.extension, str) else None)
         async with self._db.acquire() as conn, conn.transaction():
             repo = UserRepository(conn)
             user = await repo.get(user_id)
@@ -128,6 +142,7 @@ class UserService:
                 language=change.language or user.language,
                 active=user.active if change.active is None else change.active,
                 password_hash=new_hash or user.password_hash,
+                extension=user.extension if change.extension is _UNSET else new_extension,
             )
             _check_rule(updated.login_rule, updated.allowed_networks)
             _check_language(updated.language)
@@ -137,7 +152,10 @@ class UserService:
                 await _check_team(TeamRepository(conn), updated.team_id)
             diff = changes(user.audit_view(), updated.audit_view())
             if diff:
-                await repo.save(updated)
+                try:
+                    await repo.save(updated)
+                except DuplicateExtensionError:
+                    raise InvalidInputError("extension", "error.extension_taken") from None
                 await AuditRepository(conn).record(actor, "user.updated", "user", user.id, diff)
                 if not updated.active or new_hash:
                     # A disabled user or a changed password ends the user's open sessions.
@@ -222,6 +240,16 @@ def _required(value: str, field: str) -> str:
     value = value.strip()
     if not value:
         raise InvalidInputError(field, "error.required")
+    return value
+
+
+def _extension(value: str | None) -> str | None:
+    """An agent's phone extension as typed: blank is none; letters, digits, ``-`` and ``_`` only."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if not _EXTENSION.match(value):
+        raise InvalidInputError("extension", "error.extension_format")
     return value
 
 

@@ -29,6 +29,10 @@ class ChannelIndex:
         entry = self._by_id.get(self._by_name.get(name, ""))
         return entry[1] if entry is not None else None
 
+    def name_of(self, uniqueid: str) -> str | None:
+        entry = self._by_id.get(uniqueid)
+        return entry[0] if entry is not None else None
+
     def of_call(self, linkedid: str) -> list[str]:
         """Names of the call's live channels, its originated channel (Uniqueid = Linkedid) first."""
         found = sorted((uid != linkedid, name) for uid, (name, owner) in self._by_id.items() if owner == linkedid)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -51,12 +51,21 @@ from dialer.ami.translate import (
     channel_snapshot,
     new_call,
 )
+from dialer.state import agent_commands as ac
 from dialer.state.agent import IllegalAgentTransitionError
 from dialer.state.agent_commands import AgentCommand
 from dialer.state.call import Call, IllegalCallTransitionError, handle
-from dialer.state.call_commands import CallCommand, Dial, OriginateFailed, Transfer
+from dialer.state.call_commands import Answer, CallCommand, ConnectAgent, Dial, OriginateFailed, Transfer
 
 log = structlog.get_logger(__name__)
+
+#: Called with every call once it is over (a campaign writes its call record and the record's fate from it).
+CallOverHook = Callable[[Call], Awaitable[None]]
+#: Called when a caller hangs up while waiting in a queue: (caller's number (CallerIDNum), queue, Linkedid, seconds
+#: held); missed-call capture (:mod:`dialer.callbacks`) stores it.
+QueueAbandonHook = Callable[[str, str, str, int], Awaitable[None]]
+#: Dial events of a call sent straight to one agent's phone (``originate(..., agent_id=)``).
+DIRECT_DIAL_EVENTS = frozenset({"DialBegin", "DialEnd"})
 
 _NUMBER = re.compile(r"^[0-9A-Za-z+*#-]{1,64}$")
 _ABANDONED_KEPT = 1000
@@ -80,6 +89,7 @@ class AmiEngine:
         wrap_up_seconds: int | None = 0,
         clock: Callable[[], datetime] = utc_now,
         resync_timeout: float | None = None,
+        call_over: CallOverHook | None = None,
     ) -> None:
         self._conn = connection
         self._bus = bus
@@ -97,6 +107,10 @@ class AmiEngine:
         self._offers = AgentOffers(wrap_up_seconds=wrap_up_seconds)
         self.queues = QueueMembers()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._direct: dict[str, int] = {}  # Linkedid -> the agent whose phone the answered call is sent to
+        self._record_as: dict[str, str] = {}  # Linkedid -> the file MixMonitor records it into once answered
+        self._call_over = call_over
+        self._queue_abandon: QueueAbandonHook | None = None
         self.resyncs = 0
 
     async def start(self) -> None:
@@ -117,6 +131,20 @@ class AmiEngine:
     def connection(self) -> AmiConnection:
         return self._conn
 
+    def expect_agent(self, linkedid: str, agent_id: int) -> None:
+        """After a restart: the live call ``linkedid`` was placed for ``agent_id`` (see ``originate``)."""
+        if linkedid in self._calls:
+            self._direct[linkedid] = agent_id
+            self._offers.reserve(agent_id, linkedid)
+
+    def on_queue_abandon(self, hook: QueueAbandonHook) -> None:
+        """Call ``hook`` for every ``QueueCallerAbandon`` (a caller who hung up while waiting in a queue)."""
+        self._queue_abandon = hook
+
+    def on_call_over(self, hook: CallOverHook) -> None:
+        """Call ``hook`` with every call once it is over (after its events are published)."""
+        self._call_over = hook
+
     # -- the dialer's actions -------------------------------------------------------------------------------------
 
     async def originate(
@@ -131,10 +159,19 @@ class AmiEngine:
         ring_timeout: float = 30.0,
         channel: str | None = None,
         linkedid: str | None = None,
+        agent_id: int | None = None,
+        record_file: str | None = None,
     ) -> str:
         """Place a call: an Async Originate of ``Local/<destination>@<outbound>`` (or ``channel``) that runs
         ``exten@context`` once answered. Returns its Linkedid as soon as Asterisk has queued it (CallDialing is
         already published); the outcome arrives as events. Our ChannelId makes the Linkedid known up front.
+
+        ``agent_id``: the call is for that agent, whom the caller has already reserved, and ``exten@context``
+        rings his phone once the customer answers: his Ring, Answer or missed ring come from the Dial events,
+        and he is withdrawn if the call fails before he answers.
+
+        ``record_file``: once the customer answers, MixMonitor records the call into that file (option ``b``: only
+        while it is bridged, i.e. the conversation with the agent).
 
         Raises :class:`AmiNotConnectedError` (nothing dialled), :class:`AmiActionError` (refused: CallFailed
         ``error``), :class:`AmiTimeoutError` (CallFailed ``error``; should Asterisk place it after all, its
@@ -165,6 +202,11 @@ class AmiEngine:
             fields["Variable"] = [f"{name}={value}" for name, value in variables.items()]
         self._by_action[action_id] = linkedid
         self._session_of[linkedid] = self._conn.generation
+        if agent_id is not None:
+            self._direct[linkedid] = agent_id
+            self._offers.reserve(agent_id, linkedid)
+        if record_file:
+            self._record_as[linkedid] = record_file
         await self._apply(Dial(linkedid, destination, action_id), self._clock())
         try:
             await self._conn.action("Originate", fields, action_id=action_id)
@@ -242,8 +284,11 @@ class AmiEngine:
             self.queues.on_event(message)
         elif event == "QueueCallerAbandon":
             await self._to_agents(self._offers.abandoned(message.get("Linkedid")), now)
+            await self._queue_abandoned(message)
         elif event == "Shutdown":
             log.warning("ami_pbx_shutdown", shutdown=message.get("Shutdown"), restart=message.get("Restart"))
+        elif event in DIRECT_DIAL_EVENTS:
+            await self._direct_dial(message, now)
         for command in call_commands(message, self.roles, self._by_action):
             await self._apply(command, now)
         order = agent_command(message, self.roles, wrap_up_seconds=self._offers.wrap_up_seconds)
@@ -277,16 +322,48 @@ class AmiEngine:
             return
         self._calls[call.linkedid] = call
         self._metrics.calls_in_progress.set(len(self._calls))
+        if isinstance(command, Answer) and call.linkedid in self._record_as:
+            self._spawn(self._record(call.linkedid), f"record {call.linkedid}")
         if publish:
             await self._publish(events)
         if call.is_over:
             await self._finished(call, now)
+
+    async def _record(self, linkedid: str) -> None:
+        """Start MixMonitor on the call's originated channel (its first: Uniqueid = Linkedid)."""
+        file = self._record_as.pop(linkedid, None)
+        channel = self._channels.name_of(linkedid)
+        if file is None or channel is None:
+            return
+        try:
+            await self._conn.action("MixMonitor", {"Channel": channel, "File": file, "Options": "b"})
+        except AmiError as error:
+            log.warning("ami_recording_not_started", linkedid=linkedid, file=file, error=str(error))
+
+    async def _direct_dial(self, message: AmiMessage, now: datetime) -> None:
+        """A Dial to the phone of the agent a call was placed for: his ring, answer or missed ring."""
+        linkedid = message.get("DestLinkedid") or message.get("Linkedid")
+        agent = self._direct.get(linkedid)
+        if agent is None or self.roles.agent_id(message.get("DestChannel")) != agent:
+            return
+        order: AgentOrder | None = None
+        if message.event == "DialBegin":
+            order = (agent, ac.Ring(linkedid))
+        elif message.get("DialStatus").upper() == "ANSWER":
+            await self._apply(ConnectAgent(linkedid, agent), now)
+            order = (agent, ac.Answer(linkedid))
+        elif message.get("DialStatus").upper() in ("NOANSWER", "BUSY", "CHANUNAVAIL", "CONGESTION"):
+            order = (agent, ac.RingNoAnswer(linkedid))
+        if order is not None:
+            await self._to_agents([order, *self._offers.note(*order)], now)
 
     async def _finished(self, call: Call, now: datetime) -> None:
         linkedid = call.linkedid
         if self._calls.pop(linkedid, None) is None:
             return
         self._session_of.pop(linkedid, None)
+        self._direct.pop(linkedid, None)
+        self._record_as.pop(linkedid, None)
         if call.action_id is not None:
             self._by_action.pop(call.action_id, None)
         for uniqueid in call.channels | call.gone:
@@ -301,6 +378,27 @@ class AmiEngine:
             cause_text=call.cause_text,
         )
         await self._to_agents(self._offers.call_over(linkedid), now)
+        if self._call_over is not None:
+            try:
+                async with asyncio.timeout(self._timeout * 2):
+                    await self._call_over(call)
+            except Exception:  # the hook's own store failed: log it, keep reading the AMI
+                log.exception("ami_call_over_hook_failed", linkedid=linkedid)
+
+    async def _queue_abandoned(self, message: AmiMessage) -> None:
+        if self._queue_abandon is None:
+            return
+        hold = message.get("HoldTime")
+        try:
+            async with asyncio.timeout(self._timeout * 2):
+                await self._queue_abandon(
+                    message.get("CallerIDNum"),
+                    message.get("Queue"),
+                    message.get("Linkedid"),
+                    int(hold) if hold.isdigit() else 0,
+                )
+        except Exception:  # the hook's own store failed: log it, keep reading the AMI
+            log.exception("ami_queue_abandon_hook_failed", linkedid=message.get("Linkedid"))
 
     async def _publish(self, events: Iterable[Event]) -> None:
         for event in events:

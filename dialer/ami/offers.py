@@ -37,6 +37,10 @@ class AgentOffers:
             self._discard(self._taken, call, agent)
         return []
 
+    def reserve(self, agent: int, call: str) -> None:
+        """The dialer reserved ``agent`` for ``call``: withdraw him if the call goes away before he answers."""
+        self._offered.setdefault(call, set()).add(agent)
+
     def abandoned(self, call: str) -> list[AgentOrder]:
         """The caller left the queue before anyone answered: withdraw every offer."""
         return [(agent, Withdraw(call)) for agent in sorted(self._offered.pop(call, set()))]

@@ -88,7 +88,7 @@ class ChannelRoles:
 
     def party(self, channel: str) -> Party:
         """Who a channel stands for: an agent, the dialer's own Local legs (system), else the customer."""
-        if self._agent.search(channel):
+        if self.agent_id(channel) is not None:
             return Party.AGENT
         if channel.startswith("Local/") and f"@{self.outbound_context}-" in channel:
             return Party.SYSTEM
@@ -300,4 +300,15 @@ def queue_member(msg: AmiMessage) -> QueueMember | None:
     )
 
 
-RELEVANT = frozenset(_CALL) | AGENT_EVENTS | QUEUE_MEMBER_EVENTS | {"QueueCallerAbandon", "Rename", "Shutdown"}
+RELEVANT = (
+    frozenset(_CALL)
+    | AGENT_EVENTS
+    | QUEUE_MEMBER_EVENTS
+    | {
+        "QueueCallerAbandon",
+        "Rename",
+        "Shutdown",
+        "DialBegin",  # of a call sent to one agent's phone (AmiEngine.originate agent_id)
+        "DialEnd",
+    }
+)

@@ -1,0 +1,1 @@
+"""Campaigns: dial modes, calling rules, dispositions, call records and the dialer that runs them."""
