@@ -19,9 +19,13 @@ from agent_console.assets import StaticAssets
 from agent_console.auth import http as auth_http
 from agent_console.auth.service import AuthService
 from agent_console.auth.sessions import SessionStore
+from agent_console.blacklist import http as blacklist_http
+from agent_console.campaigns import http as campaigns_http
 from agent_console.console import http as console_http
 from agent_console.i18n import Catalogue
-from agent_console.keys import ASSETS, AUTH, BUS, CATALOGUE, DB, METRICS, SESSIONS, SETTINGS, USERS
+from agent_console.keys import ASSETS, AUTH, BLACKLIST, BUS, CATALOGUE, DB, METRICS, SESSIONS, SETTINGS, USERS
+from agent_console.live import http as live_http
+from agent_console.pools import http as pools_http
 from agent_console.web import context_middleware, csrf_middleware, error_middleware
 from callcenter.bus import EventBus, HistoryLostError
 from callcenter.bus.events import known_streams
@@ -29,11 +33,17 @@ from callcenter.db.database import Database
 from callcenter.metrics import Metrics
 from config.settings import Settings
 from crm_core.users.service import UserService
+from dialer.blacklist.service import BlacklistService
 
 log = structlog.get_logger(__name__)
 
 _HERE = Path(__file__).parent
-_TEMPLATE_DIRS = [_HERE / "templates", *(p / "templates" for p in (_HERE / "auth", _HERE / "console", _HERE / "admin"))]
+_TEMPLATE_DIRS = [
+    _HERE / "templates",
+    *(p / "templates" for p in (_HERE / "auth", _HERE / "console", _HERE / "admin", _HERE / "pools")),
+    _HERE / "blacklist" / "templates",
+    _HERE / "campaigns" / "templates",
+]
 
 
 def create_app(settings: Settings, db: Database, bus: EventBus, metrics: Metrics) -> web.Application:
@@ -50,6 +60,7 @@ def create_app(settings: Settings, db: Database, bus: EventBus, metrics: Metrics
     app[SESSIONS] = sessions
     app[AUTH] = AuthService(db, bus, sessions, settings.security)
     app[USERS] = UserService(db, bus)
+    app[BLACKLIST] = BlacklistService(db, bus)
     aiohttp_jinja2.setup(
         app,
         loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(d)) for d in _TEMPLATE_DIRS if d.is_dir()]),
@@ -60,6 +71,10 @@ def create_app(settings: Settings, db: Database, bus: EventBus, metrics: Metrics
     app.router.add_routes(auth_http.routes())
     app.router.add_routes(console_http.routes())
     app.router.add_routes(admin_http.routes())
+    app.router.add_routes(blacklist_http.routes())
+    pools_http.setup(app)
+    campaigns_http.setup(app)
+    live_http.setup(app)
     app.router.add_get("/static/{path:.+}", app[ASSETS].handle)
     app.cleanup_ctx.append(_background)
     return app

@@ -8,11 +8,13 @@ from agent_console.assets import StaticAssets
 from agent_console.auth.service import AuthService
 from agent_console.auth.sessions import SessionStore
 from agent_console.i18n import Catalogue
+from agent_console.live.hub import LiveHub
 from callcenter.bus import EventBus
 from callcenter.db.database import Database
 from callcenter.metrics import Metrics
 from config.settings import Settings
 from crm_core.users.service import UserService
+from dialer.blacklist.service import BlacklistService
 
 SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", Database)
@@ -23,3 +25,5 @@ ASSETS = web.AppKey("assets", StaticAssets)
 SESSIONS = web.AppKey("sessions", SessionStore)
 AUTH = web.AppKey("auth", AuthService)
 USERS = web.AppKey("users", UserService)
+BLACKLIST = web.AppKey("blacklist", BlacklistService)
+LIVE = web.AppKey("live", LiveHub)

@@ -41,6 +41,7 @@ _FIELD_LABELS = {
     "language": "users.language",
     "active": "users.active",
     "password": "users.password",
+    "extension": "users.extension",
     "name": "teams.name",
     "leader_id": "teams.leader",
     "reason": "audit.reason",

@@ -39,6 +39,7 @@ _FORM_FIELDS = frozenset(
         "login_rule",
         "allowed_networks",
         "permissions",
+        "extension",
     )
 )
 
@@ -56,6 +57,7 @@ class UserForm:
     login_rule: str = LoginRule.ANY.value
     networks: str = ""
     permissions: dict[str, str] = dataclasses.field(default_factory=dict)
+    extension: str = ""
 
     @classmethod
     def of(cls, user: User, overrides: Mapping[str, bool]) -> UserForm:
@@ -69,6 +71,7 @@ class UserForm:
             login_rule=user.login_rule.value,
             networks="\n".join(str(n) for n in user.allowed_networks),
             permissions={code: "grant" if granted else "deny" for code, granted in overrides.items()},
+            extension=user.extension or "",
         )
 
     @classmethod
@@ -83,6 +86,7 @@ class UserForm:
             login_rule=form_text(post, "login_rule"),
             networks=form_text(post, "allowed_networks"),
             permissions={code: form_text(post, f"perm.{code}") or "default" for code in PERMISSIONS},
+            extension=form_text(post, "extension").strip(),
         )
 
     def choice(self, code: str) -> str:
@@ -291,6 +295,7 @@ async def create_user(request: web.Request) -> web.StreamResponse:
             allowed_networks=checked.networks,
             language=form.language,
             permissions=checked.overrides,
+            extension=form.extension,
         )
     except InvalidInputError as exc:
         return await _page(request, form=form, user=None, errors={exc.field: error_message(tr, exc.code)}, status=422)
@@ -324,6 +329,7 @@ async def update_user(request: web.Request) -> web.StreamResponse:
         language=form.language,
         active=form.active,
         password=password or None,
+        extension=form.extension,
     )
     try:
         await service.update_user(actor, user.id, change, checked.overrides)

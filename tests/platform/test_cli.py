@@ -141,6 +141,16 @@ async def test_demo_starts_the_whole_product_on_an_embedded_database(tmp_path: P
             text = await console.text()
             assert console.url.path == "/console"
             assert "Hoş geldiniz, Ayşe Demir" in text and "Satış Ekibi 1" in text
+            # The supervisor finds the demo pool, imported from its file and given out to the agents.
+            http.cookie_jar.clear()
+            html = await (await http.get(f"http://127.0.0.1:{port}/login")).text()
+            token = html.split('name="_csrf" value="', 1)[1].split('"', 1)[0]
+            await http.post(
+                f"http://127.0.0.1:{port}/login",
+                data={"_csrf": token, "username": "supervizor", "password": "demo1234"},
+            )
+            pools = await (await http.get(f"http://127.0.0.1:{port}/pools")).text()
+            assert "Demo Kampanya Listesi" in pools and "<td>200</td>" in pools
         assert (tmp_path / "demo-pgdata").is_dir()
     finally:
         proc.terminate()

@@ -1,0 +1,664 @@
+"""Campaign pages (seed 001 "Arama modülü"): the campaigns with their pools, teams, record counts and live calls;
+a campaign's set-up (dial mode, pools, teams, caller id, recording, wrap-up, calling rules); starting, pausing and
+finishing it; and its dispositions ("Aksiyonel data") with their retry rules.
+
+Viewing needs ``campaigns.view`` (team leaders have it); every change needs ``campaigns.manage``. The agents' data
+archive is in :mod:`agent_console.campaigns.archive`."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+from datetime import time
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from agent_console.admin.users import form_feedback, form_text, signed_in
+from agent_console.campaigns import archive
+from agent_console.campaigns.repository import CampaignPagesRepository
+from agent_console.i18n import Translator
+from agent_console.keys import BUS, DB, SETTINGS
+from agent_console.web import actor_of, render, requires, translator
+from crm_core.users.repository import TeamRepository
+from crm_core.users.service import InvalidInputError, NotFoundError
+from dialer.campaigns.model import (
+    CallingRules,
+    Campaign,
+    CampaignStatus,
+    DialMode,
+    Disposition,
+    DispositionAction,
+    ordered,
+)
+from dialer.campaigns.service import CampaignService
+from dialer.pools.model import RecordStatus
+from dialer.pools.repository import PoolRepository
+
+CAMPAIGNS = web.AppKey("campaign_service", CampaignService)
+
+MAX_ID = 2**63 - 1
+DAYS = (1, 2, 3, 4, 5, 6, 7)
+_CODE = re.compile(r"^[a-z0-9_]{1,40}$")
+_QUEUE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_CALLER_ID = re.compile(r"^\+?[0-9]{2,20}$")
+_TIME = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])(:[0-5][0-9])?$")
+_CAMPAIGN_FIELDS = frozenset(
+    (
+        "name", "description", "dial_mode", "pool_ids", "team_ids", "queue", "caller_id", "wrap_up_seconds",
+        "time_zone", "call_days", "call_from", "call_until", "max_attempts_per_day", "calls_per_second",
+        "max_lines", "ring_timeout",
+    )
+)  # fmt: skip
+_DISPOSITION_FIELDS = frozenset(
+    ("code", "label", "action", "retry_minutes", "max_attempts", "position", "active", "success")
+)
+#: The status a button asks for, and the catalogue key of the button.
+_TRANSITIONS = {
+    CampaignStatus.RUNNING: "campaigns.start",
+    CampaignStatus.PAUSED: "campaigns.pause",
+    CampaignStatus.FINISHED: "campaigns.finish",
+}
+
+
+def setup(app: web.Application) -> None:
+    """The campaign pages' service and routes (after the database and the bus are in ``app``)."""
+    app[CAMPAIGNS] = CampaignService(app[DB], app[BUS])
+    app.router.add_routes(routes())
+
+
+# --- helpers ------------------------------------------------------------------------------------------------------
+
+
+def path_id(request: web.Request) -> int:
+    value = int(request.match_info["id"])
+    if value > MAX_ID:
+        raise web.HTTPNotFound()
+    return value
+
+
+async def _campaign(request: web.Request) -> Campaign:
+    try:
+        return await request.app[CAMPAIGNS].get(path_id(request))
+    except NotFoundError:
+        raise web.HTTPNotFound() from None
+
+
+def _error_text(tr: Translator, code: str) -> str:
+    """A service error code (``error.campaign_taken``) in words: the campaign pages' own text, else the shared one."""
+    name = code.removeprefix("error.")
+    own = f"campaigns.errors.{name}"
+    return tr(own) if tr.catalogue.languages_of(own) else tr(f"error.{name}")
+
+
+def number(value: str, low: int, high: int) -> int | None:
+    value = value.strip()
+    if not re.fullmatch(r"[-+]?\d{1,9}", value):
+        return None
+    n = int(value)
+    return n if low <= n <= high else None
+
+
+def _range_error(tr: Translator, low: int | float, high: int | float) -> str:
+    return tr("campaigns.errors.range", low=_num(low), high=_num(high))
+
+
+def _num(value: float) -> str:
+    return f"{value:g}"
+
+
+def _ids(values: Sequence[object]) -> list[int] | None:
+    out: list[int] = []
+    for value in values:
+        if not isinstance(value, str) or not value.isdigit() or int(value) > MAX_ID:
+            return None
+        out.append(int(value))
+    return sorted(set(out))
+
+
+def _strings(post: MultiDictProxy[Any], name: str) -> list[str]:
+    return [v for v in post.getall(name, []) if isinstance(v, str)]
+
+
+# --- campaigns: list, new, settings, status -----------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class CampaignForm:
+    """What the form shows: a campaign's values, or what was typed in (kept when the form comes back)."""
+
+    name: str = ""
+    description: str = ""
+    dial_mode: str = DialMode.PREVIEW.value
+    pool_ids: list[str] = dataclasses.field(default_factory=list)
+    team_ids: list[str] = dataclasses.field(default_factory=list)
+    queue: str = "sales"
+    caller_id: str = ""
+    record_calls: bool = True
+    wrap_up_seconds: str = ""
+    time_zone: str = "Europe/Istanbul"
+    call_days: list[str] = dataclasses.field(default_factory=lambda: ["1", "2", "3", "4", "5", "6"])
+    call_from: str = "09:00"
+    call_until: str = "20:00"
+    max_attempts_per_day: str = "3"
+    calls_per_second: str = "5"
+    max_lines: str = "30"
+    ring_timeout: str = "30"
+
+    @classmethod
+    def of(cls, c: Campaign) -> CampaignForm:
+        r = c.rules
+        return cls(
+            name=c.name,
+            description=c.description,
+            dial_mode=c.dial_mode.value,
+            pool_ids=[str(p) for p in c.pool_ids],
+            team_ids=[str(t) for t in c.team_ids],
+            queue=c.queue,
+            caller_id=c.caller_id,
+            record_calls=c.record_calls,
+            wrap_up_seconds="" if c.wrap_up_seconds is None else str(c.wrap_up_seconds),
+            time_zone=r.time_zone,
+            call_days=[str(d) for d in sorted(r.call_days)],
+            call_from=r.call_from.strftime("%H:%M"),
+            call_until=r.call_until.strftime("%H:%M"),
+            max_attempts_per_day=str(r.max_attempts_per_day),
+            calls_per_second=_num(r.calls_per_second),
+            max_lines=str(r.max_lines),
+            ring_timeout=str(r.ring_timeout),
+        )
+
+    @classmethod
+    def posted(cls, post: MultiDictProxy[Any]) -> CampaignForm:
+        return cls(
+            name=form_text(post, "name"),
+            description=form_text(post, "description"),
+            dial_mode=form_text(post, "dial_mode"),
+            pool_ids=_strings(post, "pool_ids"),
+            team_ids=_strings(post, "team_ids"),
+            queue=form_text(post, "queue").strip(),
+            caller_id=form_text(post, "caller_id").strip(),
+            record_calls="record_calls" in post,
+            wrap_up_seconds=form_text(post, "wrap_up_seconds").strip(),
+            time_zone=form_text(post, "time_zone").strip(),
+            call_days=_strings(post, "call_days"),
+            call_from=form_text(post, "call_from").strip(),
+            call_until=form_text(post, "call_until").strip(),
+            max_attempts_per_day=form_text(post, "max_attempts_per_day").strip(),
+            calls_per_second=form_text(post, "calls_per_second").strip(),
+            max_lines=form_text(post, "max_lines").strip(),
+            ring_timeout=form_text(post, "ring_timeout").strip(),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class _CheckedCampaign:
+    dial_mode: DialMode
+    pool_ids: tuple[int, ...]
+    team_ids: tuple[int, ...]
+    wrap_up_seconds: int | None
+    rules: CallingRules
+
+
+def _time(value: str) -> time | None:
+    match = _TIME.match(value)
+    return time(int(match.group(1)), int(match.group(2))) if match else None
+
+
+def _check_campaign(
+    form: CampaignForm, tr: Translator, pools: set[int], teams: set[int]
+) -> tuple[_CheckedCampaign | None, dict[str, str]]:
+    """Every mistake the form can show at once, each next to its field."""
+    errors: dict[str, str] = {}
+    if not form.name.strip():
+        errors["name"] = tr("error.required")
+    elif len(form.name.strip()) > 200:
+        errors["name"] = tr("campaigns.errors.too_long", n=200)
+    if len(form.description) > 2000:
+        errors["description"] = tr("campaigns.errors.too_long", n=2000)
+    mode = next((m for m in DialMode if m.value == form.dial_mode), None)
+    if mode is None:
+        errors["dial_mode"] = tr("error.bad_choice")
+    pool_ids = _ids(form.pool_ids)
+    if pool_ids is None or not set(pool_ids) <= pools:
+        errors["pool_ids"] = tr("error.bad_choice")
+    team_ids = _ids(form.team_ids)
+    if team_ids is None or not set(team_ids) <= teams:
+        errors["team_ids"] = tr("error.bad_choice")
+    if not _QUEUE.match(form.queue):
+        errors["queue"] = tr("campaigns.errors.queue")
+    if form.caller_id and not _CALLER_ID.match(form.caller_id):
+        errors["caller_id"] = tr("campaigns.errors.caller_id")
+    wrap_up: int | None = None
+    if form.wrap_up_seconds:
+        wrap_up = number(form.wrap_up_seconds, 0, 3600)
+        if wrap_up is None:
+            errors["wrap_up_seconds"] = _range_error(tr, 0, 3600)
+    zone_ok = False
+    try:
+        zone_ok = bool(form.time_zone) and ZoneInfo(form.time_zone) is not None
+    except (ZoneInfoNotFoundError, ValueError):
+        zone_ok = False
+    if not zone_ok:
+        errors["time_zone"] = tr("campaigns.errors.time_zone")
+    days = {int(d) for d in form.call_days if d in {str(n) for n in DAYS}}
+    if len(days) != len(set(form.call_days)) or not days:
+        errors["call_days"] = tr("campaigns.errors.days")
+    call_from, call_until = _time(form.call_from), _time(form.call_until)
+    if call_from is None:
+        errors["call_from"] = tr("campaigns.errors.time")
+    if call_until is None:
+        errors["call_until"] = tr("campaigns.errors.time")
+    if call_from is not None and call_until is not None and call_from >= call_until:
+        errors["call_until"] = tr("campaigns.errors.hours_order")
+    per_day = number(form.max_attempts_per_day, 1, 100)
+    if per_day is None:
+        errors["max_attempts_per_day"] = _range_error(tr, 1, 100)
+    cps: float | None = None
+    if re.fullmatch(r"\d{1,4}([.,]\d{1,2})?", form.calls_per_second):
+        cps = float(form.calls_per_second.replace(",", "."))
+    if cps is None or not 0 < cps <= 1000:
+        errors["calls_per_second"] = _range_error(tr, 0.01, 1000)
+    lines = number(form.max_lines, 1, 10000)
+    if lines is None:
+        errors["max_lines"] = _range_error(tr, 1, 10000)
+    ring = number(form.ring_timeout, 5, 120)
+    if ring is None:
+        errors["ring_timeout"] = _range_error(tr, 5, 120)
+    if (
+        errors
+        or mode is None
+        or pool_ids is None
+        or team_ids is None
+        or call_from is None
+        or call_until is None
+        or per_day is None
+        or cps is None
+        or lines is None
+        or ring is None
+    ):
+        return None, errors
+    rules = CallingRules(
+        time_zone=form.time_zone,
+        call_days=frozenset(days),
+        call_from=call_from,
+        call_until=call_until,
+        max_attempts_per_day=per_day,
+        calls_per_second=cps,
+        max_lines=lines,
+        ring_timeout=ring,
+    )
+    return _CheckedCampaign(mode, tuple(pool_ids), tuple(team_ids), wrap_up, rules), {}
+
+
+async def _choices(request: web.Request) -> tuple[list[Any], list[Any]]:
+    async with request.app[DB].acquire() as conn:
+        return await PoolRepository(conn).list(), await TeamRepository(conn).list()
+
+
+@requires("campaigns.view")
+async def list_campaigns(request: web.Request) -> web.StreamResponse:
+    session = signed_in(request)
+    campaigns = await request.app[CAMPAIGNS].list_campaigns()
+    pools, teams = await _choices(request)
+    async with request.app[DB].acquire() as conn:
+        repo = CampaignPagesRepository(conn)
+        counts = await repo.record_counts()
+        live = await repo.live_calls()
+    statuses = [s.value for s in RecordStatus]
+    return render(
+        request,
+        "campaigns.html",
+        {
+            "campaigns": campaigns,
+            "pool_names": {p.id: p.name for p in pools},
+            "team_names": {t.id: t.name for t in teams},
+            "counts": {c.id: {s: counts.get(c.id, {}).get(s, 0) for s in statuses} for c in campaigns},
+            "live": live,
+            "statuses": statuses,
+            "can_manage": session.can("campaigns.manage"),
+        },
+    )
+
+
+async def _campaign_page(
+    request: web.Request,
+    *,
+    form: CampaignForm,
+    campaign: Campaign | None,
+    errors: Mapping[str, str] | None = None,
+    status: int = 200,
+) -> web.Response:
+    session = signed_in(request)
+    pools, teams = await _choices(request)
+    live = 0
+    if campaign is not None:
+        async with request.app[DB].acquire() as conn:
+            live = (await CampaignPagesRepository(conn).live_calls()).get(campaign.id, 0)
+    transitions = []
+    if campaign is not None:
+        for target, label in _TRANSITIONS.items():
+            if target is campaign.status or (target is CampaignStatus.PAUSED and not campaign.running):
+                continue
+            transitions.append((target.value, label))
+    return render(
+        request,
+        "campaign_form.html",
+        {
+            "campaign": campaign,
+            "form": form,
+            "editable": session.can("campaigns.manage"),
+            "action": "/campaigns/new" if campaign is None else f"/campaigns/{campaign.id}",
+            "modes": [m.value for m in DialMode],
+            "pools": pools,
+            "teams": teams,
+            "days": DAYS,
+            "live": live,
+            "transitions": transitions,
+            **form_feedback(request, errors, _CAMPAIGN_FIELDS),
+        },
+        status=status,
+    )
+
+
+@requires("campaigns.manage")
+async def new_campaign_form(request: web.Request) -> web.StreamResponse:
+    form = CampaignForm(time_zone=request.app[SETTINGS].web.timezone)
+    return await _campaign_page(request, form=form, campaign=None)
+
+
+async def _checked(request: web.Request, form: CampaignForm) -> tuple[_CheckedCampaign | None, dict[str, str]]:
+    pools, teams = await _choices(request)
+    return _check_campaign(form, translator(request), {p.id for p in pools}, {t.id for t in teams})
+
+
+@requires("campaigns.manage")
+async def create_campaign(request: web.Request) -> web.StreamResponse:
+    form = CampaignForm.posted(await request.post())
+    checked, errors = await _checked(request, form)
+    if checked is None:
+        return await _campaign_page(request, form=form, campaign=None, errors=errors, status=422)
+    try:
+        campaign = await request.app[CAMPAIGNS].create_campaign(
+            actor_of(request),
+            form.name,
+            checked.dial_mode,
+            pool_ids=checked.pool_ids,
+            team_ids=checked.team_ids,
+            rules=checked.rules,
+            description=form.description,
+            queue=form.queue,
+            caller_id=form.caller_id,
+            record_calls=form.record_calls,
+            wrap_up_seconds=checked.wrap_up_seconds,
+        )
+    except InvalidInputError as exc:
+        errors = {exc.field: _error_text(translator(request), exc.code)}
+        return await _campaign_page(request, form=form, campaign=None, errors=errors, status=422)
+    raise web.HTTPSeeOther(f"/campaigns/{campaign.id}?saved=1")
+
+
+@requires("campaigns.view")
+async def campaign_page(request: web.Request) -> web.StreamResponse:
+    campaign = await _campaign(request)
+    return await _campaign_page(request, form=CampaignForm.of(campaign), campaign=campaign)
+
+
+@requires("campaigns.manage")
+async def update_campaign(request: web.Request) -> web.StreamResponse:
+    campaign = await _campaign(request)
+    form = CampaignForm.posted(await request.post())
+    checked, errors = await _checked(request, form)
+    if checked is None:
+        return await _campaign_page(request, form=form, campaign=campaign, errors=errors, status=422)
+    changed = dataclasses.replace(
+        campaign,
+        name=form.name.strip(),
+        description=form.description.strip(),
+        dial_mode=checked.dial_mode,
+        pool_ids=checked.pool_ids,
+        team_ids=checked.team_ids,
+        queue=form.queue,
+        caller_id=form.caller_id,
+        record_calls=form.record_calls,
+        wrap_up_seconds=checked.wrap_up_seconds,
+        rules=checked.rules,
+    )
+    try:
+        await request.app[CAMPAIGNS].update_campaign(actor_of(request), changed)
+    except InvalidInputError as exc:
+        errors = {exc.field: _error_text(translator(request), exc.code)}
+        return await _campaign_page(request, form=form, campaign=campaign, errors=errors, status=422)
+    except NotFoundError:
+        raise web.HTTPNotFound() from None
+    raise web.HTTPSeeOther(f"/campaigns/{campaign.id}?saved=1")
+
+
+@requires("campaigns.manage")
+async def change_status(request: web.Request) -> web.StreamResponse:
+    """Start, pause or finish; starting without a pool and a team shows the campaign again with why not."""
+    campaign = await _campaign(request)
+    posted = form_text(await request.post(), "status")
+    wanted = next((s for s in _TRANSITIONS if s.value == posted), None)
+    tr = translator(request)
+    if wanted is None:
+        errors = {"status": tr("error.bad_choice")}
+        return await _campaign_page(
+            request, form=CampaignForm.of(campaign), campaign=campaign, errors=errors, status=422
+        )
+    try:
+        await request.app[CAMPAIGNS].set_status(actor_of(request), campaign.id, wanted)
+    except InvalidInputError as exc:
+        errors = {exc.field: _error_text(tr, exc.code)}
+        return await _campaign_page(
+            request, form=CampaignForm.of(campaign), campaign=campaign, errors=errors, status=422
+        )
+    except NotFoundError:
+        raise web.HTTPNotFound() from None
+    raise web.HTTPSeeOther(f"/campaigns/{campaign.id}?saved=1")
+
+
+# --- dispositions -------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class DispositionForm:
+    code: str = ""
+    label: str = ""
+    action: str = DispositionAction.FINAL.value
+    retry_minutes: str = ""
+    max_attempts: str = ""
+    success: bool = False
+    active: bool = True
+    position: str = "0"
+
+    @classmethod
+    def of(cls, d: Disposition) -> DispositionForm:
+        return cls(
+            code=d.code,
+            label=d.label,
+            action=d.action.value,
+            retry_minutes="" if d.retry_minutes is None else str(d.retry_minutes),
+            max_attempts="" if d.max_attempts is None else str(d.max_attempts),
+            success=d.success,
+            active=d.active,
+            position=str(d.position),
+        )
+
+    @classmethod
+    def posted(cls, post: MultiDictProxy[Any], *, code: str | None = None) -> DispositionForm:
+        return cls(
+            code=form_text(post, "code").strip() if code is None else code,
+            label=form_text(post, "label"),
+            action=form_text(post, "action"),
+            retry_minutes=form_text(post, "retry_minutes").strip(),
+            max_attempts=form_text(post, "max_attempts").strip(),
+            success="success" in post,
+            active="active" in post,
+            position=form_text(post, "position").strip(),
+        )
+
+
+def _check_disposition(
+    form: DispositionForm, tr: Translator, existing: Disposition | None, taken: set[str]
+) -> tuple[Disposition | None, dict[str, str]]:
+    """The disposition the form describes. The dialer's own (those with an ``outcome``) keep their code and outcome,
+    stay active, and cannot become a call-back (the dialer has no time to call back at)."""
+    errors: dict[str, str] = {}
+    if existing is None:
+        if not _CODE.match(form.code):
+            errors["code"] = tr("campaigns.errors.code")
+        elif form.code in taken or form.code == "new":
+            errors["code"] = tr("campaigns.errors.code_taken")
+    label = form.label.strip()
+    if not label:
+        errors["label"] = tr("error.required")
+    elif len(label) > 100:
+        errors["label"] = tr("campaigns.errors.too_long", n=100)
+    action = next((a for a in DispositionAction if a.value == form.action), None)
+    own = existing is not None and existing.outcome is not None
+    if action is None:
+        errors["action"] = tr("error.bad_choice")
+    elif own and action is DispositionAction.CALLBACK:
+        errors["action"] = tr("campaigns.errors.outcome_callback")
+    if own and not form.active:
+        errors["active"] = tr("campaigns.errors.outcome_active")
+    retry_minutes = max_attempts = None
+    if action is DispositionAction.RETRY:
+        retry_minutes = number(form.retry_minutes, 1, 525600)
+        if retry_minutes is None:
+            errors["retry_minutes"] = _range_error(tr, 1, 525600)
+        max_attempts = number(form.max_attempts, 1, 100)
+        if max_attempts is None:
+            errors["max_attempts"] = _range_error(tr, 1, 100)
+    position = number(form.position, -100000, 100000) if form.position else 0
+    if position is None:
+        errors["position"] = _range_error(tr, -100000, 100000)
+    if errors or action is None or position is None:
+        return None, errors
+    return (
+        Disposition(
+            code=existing.code if existing is not None else form.code,
+            label=label,
+            action=action,
+            retry_minutes=retry_minutes,
+            max_attempts=max_attempts,
+            success=form.success,
+            outcome=existing.outcome if existing is not None else None,
+            position=position,
+            active=form.active,
+        ),
+        {},
+    )
+
+
+@requires("campaigns.view")
+async def dispositions_page(request: web.Request) -> web.StreamResponse:
+    campaign = await _campaign(request)
+    dispositions = ordered(await request.app[CAMPAIGNS].dispositions(campaign.id))
+    return render(
+        request,
+        "campaign_dispositions.html",
+        {
+            "campaign": campaign,
+            "dispositions": dispositions,
+            "can_manage": signed_in(request).can("campaigns.manage"),
+            "saved": request.query.get("saved") == "1",
+        },
+    )
+
+
+async def _disposition(request: web.Request, campaign: Campaign) -> Disposition:
+    code = request.match_info["code"]
+    found = next((d for d in await request.app[CAMPAIGNS].dispositions(campaign.id) if d.code == code), None)
+    if found is None:
+        raise web.HTTPNotFound()
+    return found
+
+
+async def _disposition_page(
+    request: web.Request,
+    campaign: Campaign,
+    form: DispositionForm,
+    existing: Disposition | None,
+    errors: Mapping[str, str] | None = None,
+    status: int = 200,
+) -> web.Response:
+    base = f"/campaigns/{campaign.id}/dispositions"
+    return render(
+        request,
+        "campaign_disposition_form.html",
+        {
+            "campaign": campaign,
+            "form": form,
+            "existing": existing,
+            "editable": signed_in(request).can("campaigns.manage"),
+            "action": f"{base}/new" if existing is None else f"{base}/{existing.code}",
+            "actions": [a.value for a in DispositionAction],
+            **form_feedback(request, errors, _DISPOSITION_FIELDS),
+        },
+        status=status,
+    )
+
+
+@requires("campaigns.manage")
+async def new_disposition_form(request: web.Request) -> web.StreamResponse:
+    campaign = await _campaign(request)
+    dispositions = await request.app[CAMPAIGNS].dispositions(campaign.id)
+    position = max((d.position for d in dispositions), default=0) + 10
+    return await _disposition_page(request, campaign, DispositionForm(position=str(position)), None)
+
+
+@requires("campaigns.view")
+async def disposition_page(request: web.Request) -> web.StreamResponse:
+    campaign = await _campaign(request)
+    existing = await _disposition(request, campaign)
+    return await _disposition_page(request, campaign, DispositionForm.of(existing), existing)
+
+
+async def _save_disposition(request: web.Request, existing: Disposition | None) -> web.StreamResponse:
+    campaign = await _campaign(request)
+    if existing is None and "code" in request.match_info:
+        existing = await _disposition(request, campaign)
+    post = await request.post()
+    form = DispositionForm.posted(post, code=existing.code if existing is not None else None)
+    taken = {d.code for d in await request.app[CAMPAIGNS].dispositions(campaign.id)}
+    disposition, errors = _check_disposition(form, translator(request), existing, taken)
+    if disposition is None:
+        return await _disposition_page(request, campaign, form, existing, errors, status=422)
+    try:
+        await request.app[CAMPAIGNS].save_disposition(actor_of(request), campaign.id, disposition)
+    except NotFoundError:
+        raise web.HTTPNotFound() from None
+    raise web.HTTPSeeOther(f"/campaigns/{campaign.id}/dispositions?saved=1")
+
+
+@requires("campaigns.manage")
+async def create_disposition(request: web.Request) -> web.StreamResponse:
+    return await _save_disposition(request, None)
+
+
+@requires("campaigns.manage")
+async def update_disposition(request: web.Request) -> web.StreamResponse:
+    return await _save_disposition(request, None)
+
+
+def routes() -> list[web.RouteDef]:
+    one = r"/campaigns/{id:\d+}"
+    return [
+        web.get("/campaigns", list_campaigns),
+        web.get("/campaigns/new", new_campaign_form),
+        web.post("/campaigns/new", create_campaign),
+        web.get(one, campaign_page),
+        web.post(one, update_campaign),
+        web.post(one + "/status", change_status),
+        web.get(one + "/dispositions", dispositions_page),
+        web.get(one + "/dispositions/new", new_disposition_form),
+        web.post(one + "/dispositions/new", create_disposition),
+        web.get(one + r"/dispositions/{code:[a-z0-9_]{1,40}}", disposition_page),
+        web.post(one + r"/dispositions/{code:[a-z0-9_]{1,40}}", update_disposition),
+        *archive.routes(),
+    ]
