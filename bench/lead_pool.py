@@ -6,6 +6,8 @@
 2. Builds a 10,000,000-row pool with ``generate_series`` (records owned by agents and by teams, some not yet due),
    then has a few agents take their next record (``PoolService.next_record``) at 100 picks per second in all, for
    about 20 seconds, and prints the latency percentiles.
+3. The same with the campaign pick the dialer uses (``DialRecords.claim``: call-backs first, then the agent's own
+   records, his team's, retries and new records, with the calling rules checked per record).
 
     .venv/bin/python bench/lead_pool.py [--rows 1000000] [--pool-rows 10000000] [--rate 100] [--seconds 20]
 
@@ -17,12 +19,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import random
 import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from datetime import time as dtime
 from pathlib import Path
 
 import asyncpg
@@ -31,6 +37,8 @@ from callcenter.bus.memory import InProcessBus
 from callcenter.db.database import Database, init_connection
 from callcenter.db.migrate import migrate
 from crm_core.audit.repository import SYSTEM
+from dialer.campaigns.model import CallingRules, Campaign, DialMode
+from dialer.campaigns.repository import CampaignRepository, DialRecords
 from dialer.pools import imports
 from dialer.pools.service import PoolService
 
@@ -198,7 +206,9 @@ async def build_pool(db: asyncpg.Pool, rows: int) -> tuple[list[int], list[int]]
     return agents, teams
 
 
-async def bench_picks(pools: PoolService, agents: list[int], rate: float, seconds: float, pickers: int) -> None:
+async def bench_picks(
+    pick: Callable[[int], Awaitable[object]], agents: list[int], rate: float, seconds: float, pickers: int
+) -> None:
     """``pickers`` agents take records on a fixed schedule adding up to ``rate`` per second. Two figures: the pick
     itself (call to return), and from the scheduled moment to return (adds the event loop's wake-up lateness,
     up to a millisecond with epoll, and any queueing behind a slow pick)."""
@@ -216,7 +226,7 @@ async def bench_picks(pools: PoolService, agents: list[int], rate: float, second
         while due < start + seconds:
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
             began = time.perf_counter()
-            record = await pools.next_record(agent)
+            record = await pick(agent)
             done = time.perf_counter()
             picks.append(done - began)
             scheduled.append(done - due)
@@ -235,6 +245,25 @@ async def bench_picks(pools: PoolService, agents: list[int], rate: float, second
         p99 = p99 or p99_
     verdict = "met" if p99 < 5 else f"MISSED by {p99 - 5:.2f} ms"
     print(f"  target p99 < 5 ms at {rate:.0f} picks/s: {verdict}")
+
+
+async def campaign_pick(db: asyncpg.Pool, teams: list[int]) -> Callable[[int], Awaitable[object]]:
+    """A campaign dialing the bench pool for every team; the pick is ``DialRecords.claim`` (for preview)."""
+    pool_id = await db.fetchval("SELECT id FROM pools WHERE name = 'Bench pick'")
+    rules = CallingRules(call_days=frozenset(range(1, 8)), call_from=dtime(0), call_until=dtime(23, 59, 59))
+    campaign = Campaign(0, "Bench", DialMode.PREVIEW, rules=rules, pool_ids=(pool_id,), team_ids=tuple(teams))
+    async with db.acquire() as conn:
+        campaign = dataclasses.replace(campaign, id=await CampaignRepository(conn).add(campaign))
+        team_of = dict(await conn.fetch("SELECT id, team_id FROM users WHERE role = 'agent'"))
+
+    async def pick(agent: int) -> object:
+        async with db.acquire() as conn:
+            now = datetime.now(UTC)
+            return await DialRecords(conn).claim(
+                campaign, now, agent_id=agent, team_id=team_of[agent], for_preview=True
+            )
+
+    return pick
 
 
 async def main() -> None:
@@ -258,8 +287,10 @@ async def main() -> None:
         if import_seconds >= 60:
             print(f"  target MISSED by {import_seconds - 60:.1f} s")
         print(f"2. next_record on a pool of {args.pool_rows:,} records")
-        agents, _ = await build_pool(db, args.pool_rows)
-        await bench_picks(pools, agents, args.rate, args.seconds, args.pickers)
+        agents, teams = await build_pool(db, args.pool_rows)
+        await bench_picks(pools.next_record, agents, args.rate, args.seconds, args.pickers)
+        print("3. the campaign pick (preview and progressive dialing) on the same pool")
+        await bench_picks(await campaign_pick(db, teams), agents, args.rate, args.seconds, args.pickers)
     finally:
         await bus.close()
         await db.close()

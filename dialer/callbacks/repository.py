@@ -45,18 +45,16 @@ def _escalated_sql(now: str, team: str, grace: timedelta) -> str:
 
 
 def claim_sql(now: str, agent: str, team: str, grace: timedelta = OWNER_GRACE) -> tuple[str, str]:
-    """(filter, first ordering key) for a pick of record ``r`` by ``agent`` of ``team`` at ``now`` (SQL
+    """(filter on record ``r``, condition on call-back ``cb``) for a pick by ``agent`` of ``team`` at ``now`` (SQL
     placeholders): a record with a live call-back of another owner is left alone unless that call-back has gone to
-    this agent (due, owner away past the grace, visible to him); records with a due call-back of his (or gone to
-    him) come before any other."""
+    this agent (due, owner away past the grace, visible to him); the call-backs that are his to dial now (due and
+    his, or gone to him) are picked before any other record (the pick walks ``callbacks_due_idx`` for them)."""
     escalated = _escalated_sql(now, team, grace)
     keep_out = f"""NOT EXISTS (SELECT 1 FROM callbacks cb
                                 WHERE cb.pool_record_id = r.id AND cb.status IN {_LIVE}
                                   AND cb.owner_id <> {agent} AND NOT {escalated})"""  # noqa: S608
-    first = f"""EXISTS (SELECT 1 FROM callbacks cb
-                         WHERE cb.pool_record_id = r.id AND cb.status IN {_LIVE} AND cb.due_at <= {now}
-                           AND (cb.owner_id = {agent} OR {escalated})) DESC"""  # noqa: S608
-    return keep_out, first
+    due = f"""cb.status IN {_LIVE} AND cb.due_at <= {now} AND (cb.owner_id = {agent} OR {escalated})"""
+    return keep_out, due
 
 
 def _callback(row: Record) -> Callback:

@@ -30,7 +30,47 @@ from dialer.pools.model import PoolRecord, RecordStatus
 from dialer.pools.repository import _RECORD_COLUMNS, _record
 
 # A record with a live call-back waits for its owner; a due one comes first (dialer.callbacks.repository.claim_sql).
-_CALLBACK_FILTER, _CALLBACK_FIRST = claim_sql(now="$2", agent="$3", team="$4")
+_CALLBACK_FILTER, _CALLBACK_DUE = claim_sql(now="$2", agent="$3", team="$4")
+
+# The record picks (DialRecords.claim). Parameters: $1 campaign, $2 now, $3 agent, $4 team, $5 start of the local
+# day, $6 attempts allowed per day, $7 preview; the pool probes add $8, the pool.
+_DIALABLE = f"""r.status IN ('new', 'assigned')
+                AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= $2)
+                AND NOT EXISTS (SELECT 1 FROM call_records c
+                                 WHERE c.phone = r.phone AND c.status = 'live' AND c.direction = 'outbound')
+                AND (SELECT count(*) FROM call_records c WHERE c.pool_record_id = r.id AND c.dialed_at >= $5) < $6
+                AND {_CALLBACK_FILTER}"""  # noqa: S608 - constants only, the values are parameters
+_CALLBACK_PROBE = f"""SELECT r.id FROM callbacks cb
+                        JOIN pool_records r ON r.id = cb.pool_record_id
+                        JOIN campaign_pools cp ON cp.pool_id = r.pool_id AND cp.campaign_id = $1
+                        JOIN pools p ON p.id = r.pool_id AND p.active
+                       WHERE {_CALLBACK_DUE} AND {_DIALABLE}
+                       ORDER BY cb.due_at, cb.id"""  # noqa: S608
+_OWN_PROBE = f"""SELECT r.id FROM pool_records r
+                  WHERE r.agent_id = $3 AND r.pool_id = $8 AND r.status = 'assigned' AND {_DIALABLE}
+                  ORDER BY r.priority DESC, r.id"""  # noqa: S608
+_TEAM_PROBE = f"""SELECT r.id FROM pool_records r
+                   WHERE r.team_id = $4 AND r.pool_id = $8 AND r.status = 'assigned' AND {_DIALABLE}
+                   ORDER BY r.priority DESC, r.id"""  # noqa: S608
+_FREE_PROBE = f"""SELECT r.id FROM pool_records r
+                   WHERE r.pool_id = $8 AND r.status = 'assigned' AND r.agent_id IS NULL AND r.team_id IS NULL
+                     AND {_DIALABLE}
+                   ORDER BY r.priority DESC, r.id"""  # noqa: S608
+_NEW_PROBE = f"""SELECT r.id FROM pool_records r
+                  WHERE r.pool_id = $8 AND r.status = 'new' AND {_DIALABLE}
+                  ORDER BY r.priority DESC, r.id"""  # noqa: S608
+_POOL_PROBES = (_OWN_PROBE, _TEAM_PROBE, _FREE_PROBE, _NEW_PROBE)
+
+
+def _claim(probe: str) -> str:
+    """Take the record ``probe`` finds first, if any, for the agent (preview) or the campaign (progressive)."""
+    return f"""WITH picked AS ({probe} LIMIT 1 FOR UPDATE OF r SKIP LOCKED)
+               UPDATE pool_records r
+                  SET status = 'in_progress', claimed_at = $2, campaign_id = $1,
+                      claimed_by = CASE WHEN $7 THEN $3::bigint END, updated_at = $2
+                 FROM picked WHERE r.id = picked.id
+            RETURNING {", ".join("r." + c.strip() for c in _RECORD_COLUMNS.split(","))}"""  # noqa: S608
+
 
 _CAMPAIGN_COLUMNS = """c.id, c.name, c.description, c.dial_mode, c.status, c.queue, c.caller_id, c.record_calls,
     c.time_zone, c.call_days, c.call_from, c.call_until, c.max_attempts_per_day, c.calls_per_second, c.max_lines,
@@ -390,36 +430,20 @@ class DialRecords:
         team_id: int | None,
         for_preview: bool,
     ) -> PoolRecord | None:
-        """Take the campaign's next due record for ``agent_id``: his own records first, then his team's, then
-        unassigned ones; by pool dial priority, record priority, then age. Records dialed
-        ``max_attempts_per_day`` times today (in the campaign's time zone) and numbers in a live call are left
-        alone. Preview claims it for the agent; progressive claims it for the campaign (the agent who takes the
-        call becomes its claimant). Call-backs (:mod:`dialer.callbacks`): a record with a due call-back of his (or
-        of an owner away past the grace, that he may see) comes before any other; a record whose live call-back is
-        someone else's is left to its owner."""
-        row = await self._conn.fetchrow(
-            f"""WITH picked AS (
-                    SELECT r.id FROM pool_records r
-                      JOIN campaign_pools cp ON cp.pool_id = r.pool_id AND cp.campaign_id = $1
-                      JOIN pools p ON p.id = r.pool_id AND p.active
-                     WHERE r.status IN ('new', 'assigned')
-                       AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= $2)
-                       AND (r.agent_id IS NULL OR r.agent_id = $3)
-                       AND (r.team_id IS NULL OR r.team_id = $4)
-                       AND NOT EXISTS (SELECT 1 FROM call_records c
-                                        WHERE c.phone = r.phone AND c.status = 'live' AND c.direction = 'outbound')
-                       AND (SELECT count(*) FROM call_records c
-                             WHERE c.pool_record_id = r.id AND c.dialed_at >= $5) < $6
-                       AND {_CALLBACK_FILTER}
-                     ORDER BY {_CALLBACK_FIRST}, (r.agent_id IS NOT NULL) DESC, (r.team_id IS NOT NULL) DESC,
-                              p.dial_priority DESC, r.priority DESC, r.id
-                     LIMIT 1
-                       FOR UPDATE OF r SKIP LOCKED)
-                UPDATE pool_records r
-                   SET status = 'in_progress', claimed_at = $2, campaign_id = $1,
-                       claimed_by = CASE WHEN $7 THEN $3::bigint END, updated_at = $2
-                  FROM picked WHERE r.id = picked.id
-             RETURNING {", ".join("r." + c.strip() for c in _RECORD_COLUMNS.split(","))}""",  # noqa: S608
+        """Take the campaign's next due record for ``agent_id``, or None.
+
+        In this order: a record with a due call-back that is his to dial (:mod:`dialer.callbacks`); then, pool by
+        pool in dial priority order, his own records, his team's, unassigned records due for a retry, and new ones,
+        each by record priority then age. Left alone: records not due yet, records dialed ``max_attempts_per_day``
+        times today (in the campaign's time zone), numbers in a live call, and records whose live call-back is
+        another agent's. Preview claims the record for the agent; progressive for the campaign (the agent who
+        takes the call becomes its claimant).
+
+        Each probe is one descent of a partial index (``callbacks_due_idx``, ``pool_records_agent_pick_idx``,
+        ``…_team_pick_idx``, ``…_free_pick_idx``, ``…_new_idx``) that takes its row with ``FOR UPDATE SKIP
+        LOCKED``, so the pick costs the same on a pool of ten million records and dialers never wait for each
+        other; a pick is at most a few short round trips in one transaction."""
+        args = (
             campaign.id,
             now,
             agent_id,
@@ -428,7 +452,23 @@ class DialRecords:
             campaign.rules.max_attempts_per_day,
             for_preview,
         )
-        return _record(row) if row else None
+        async with self._conn.transaction():
+            row = await self._conn.fetchrow(_claim(_CALLBACK_PROBE), *args)
+            if row is not None:
+                return _record(row)
+            pools = await self._conn.fetch(
+                """SELECT p.id FROM pools p JOIN campaign_pools cp ON cp.pool_id = p.id AND cp.campaign_id = $1
+                    WHERE p.active ORDER BY p.dial_priority DESC, p.id""",
+                campaign.id,
+            )
+            for probe in _POOL_PROBES:
+                if probe is _TEAM_PROBE and team_id is None:
+                    continue
+                for pool in pools:
+                    row = await self._conn.fetchrow(_claim(probe), *args, pool["id"])
+                    if row is not None:
+                        return _record(row)
+        return None
 
     async def get(self, record_id: int, *, lock: bool = False) -> PoolRecord | None:
         sql = f"SELECT {_RECORD_COLUMNS} FROM pool_records WHERE id = $1"  # noqa: S608

@@ -77,9 +77,10 @@ ALTER TABLE pool_records ADD CONSTRAINT pool_records_claim_check
     CHECK ((status = 'in_progress') = (claimed_at IS NOT NULL));
 ALTER TABLE pool_records ADD COLUMN campaign_id bigint REFERENCES campaigns (id) ON DELETE SET NULL;
 ALTER TABLE pool_records ADD COLUMN last_attempt_at timestamptz;
--- Progressive dialing takes a campaign's due records by priority, then age, whoever they are assigned to.
-CREATE INDEX pool_records_dial_idx ON pool_records (pool_id, priority DESC, id)
-    WHERE status IN ('new', 'assigned');
+-- Campaign picks of records given to nobody that wait for a retry (dialer.campaigns.repository.DialRecords.claim);
+-- the other picks use the pick indexes of migration 0003.
+CREATE INDEX pool_records_free_pick_idx ON pool_records (pool_id, priority DESC, id)
+    WHERE status = 'assigned' AND agent_id IS NULL AND team_id IS NULL;
 
 -- Call records: one row per attempt (a dial) and so per call. Written when the dial is decided, before the
 -- Originate, so that a restart finds every call in flight; completed from the call's events.
