@@ -93,7 +93,11 @@ async def start_dialer(platform: Platform) -> DialerRuntime:
         connection,
         platform.bus,
         platform.metrics,
-        roles=ChannelRoles(outbound_context=settings.ami.outbound_context, agent_lookup=directory.lookup),
+        roles=ChannelRoles(
+            outbound_context=settings.ami.outbound_context,
+            inbound_contexts=settings.ami.inbound_contexts,
+            agent_lookup=directory.lookup,
+        ),
         agents=agents,
         wrap_up_seconds=None,  # an agent's wrap-up lasts until he sets the call's disposition
     )

@@ -132,6 +132,10 @@ class AmiSettings(_Group):
     auth_retry_delay: float = Field(default=30.0, gt=0, description="Wait after a refused login before retrying.")
     events: str = Field(default="call,agent,system", description="AMI event classes to receive (Events: header).")
     outbound_context: str = Field(default="outbound", min_length=1, description="Dialplan context for Originate.")
+    inbound_contexts: tuple[str, ...] = Field(
+        default=("from-trunk", "to-queue"),
+        description="Dialplan contexts where callers' calls start (they get call records too).",
+    )
     agent_context: str = Field(
         default="agents",
         min_length=1,

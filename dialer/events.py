@@ -122,7 +122,11 @@ class CallEvent(Event):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class CallDialing(CallEvent):
+    """A call began: the dialer placed it (``outbound``: ``destination`` is the number dialed), or a caller's call
+    arrived (``inbound``: ``destination`` is the caller's number)."""
+
     destination: str
+    direction: str = "outbound"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

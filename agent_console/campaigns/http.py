@@ -43,12 +43,11 @@ CAMPAIGNS = web.AppKey("campaign_service", CampaignService)
 MAX_ID = 2**63 - 1
 DAYS = (1, 2, 3, 4, 5, 6, 7)
 _CODE = re.compile(r"^[a-z0-9_]{1,40}$")
-_QUEUE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _CALLER_ID = re.compile(r"^\+?[0-9]{2,20}$")
 _TIME = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])(:[0-5][0-9])?$")
 _CAMPAIGN_FIELDS = frozenset(
     (
-        "name", "description", "dial_mode", "pool_ids", "team_ids", "queue", "caller_id", "wrap_up_seconds",
+        "name", "description", "dial_mode", "pool_ids", "team_ids", "caller_id", "wrap_up_seconds",
         "time_zone", "call_days", "call_from", "call_until", "max_attempts_per_day", "calls_per_second",
         "max_lines", "ring_timeout",
     )
@@ -135,7 +134,6 @@ class CampaignForm:
     dial_mode: str = DialMode.PREVIEW.value
     pool_ids: list[str] = dataclasses.field(default_factory=list)
     team_ids: list[str] = dataclasses.field(default_factory=list)
-    queue: str = "sales"
     caller_id: str = ""
     record_calls: bool = True
     wrap_up_seconds: str = ""
@@ -157,7 +155,6 @@ class CampaignForm:
             dial_mode=c.dial_mode.value,
             pool_ids=[str(p) for p in c.pool_ids],
             team_ids=[str(t) for t in c.team_ids],
-            queue=c.queue,
             caller_id=c.caller_id,
             record_calls=c.record_calls,
             wrap_up_seconds="" if c.wrap_up_seconds is None else str(c.wrap_up_seconds),
@@ -179,7 +176,6 @@ class CampaignForm:
             dial_mode=form_text(post, "dial_mode"),
             pool_ids=_strings(post, "pool_ids"),
             team_ids=_strings(post, "team_ids"),
-            queue=form_text(post, "queue").strip(),
             caller_id=form_text(post, "caller_id").strip(),
             record_calls="record_calls" in post,
             wrap_up_seconds=form_text(post, "wrap_up_seconds").strip(),
@@ -228,8 +224,6 @@ def _check_campaign(
     team_ids = _ids(form.team_ids)
     if team_ids is None or not set(team_ids) <= teams:
         errors["team_ids"] = tr("error.bad_choice")
-    if not _QUEUE.match(form.queue):
-        errors["queue"] = tr("campaigns.errors.queue")
     if form.caller_id and not _CALLER_ID.match(form.caller_id):
         errors["caller_id"] = tr("campaigns.errors.caller_id")
     wrap_up: int | None = None
@@ -390,7 +384,6 @@ async def create_campaign(request: web.Request) -> web.StreamResponse:
             team_ids=checked.team_ids,
             rules=checked.rules,
             description=form.description,
-            queue=form.queue,
             caller_id=form.caller_id,
             record_calls=form.record_calls,
             wrap_up_seconds=checked.wrap_up_seconds,
@@ -421,7 +414,6 @@ async def update_campaign(request: web.Request) -> web.StreamResponse:
         dial_mode=checked.dial_mode,
         pool_ids=checked.pool_ids,
         team_ids=checked.team_ids,
-        queue=form.queue,
         caller_id=form.caller_id,
         record_calls=form.record_calls,
         wrap_up_seconds=checked.wrap_up_seconds,

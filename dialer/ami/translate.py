@@ -5,12 +5,14 @@ Which AMI fact becomes which command (checked against ``shared/fixtures/asterisk
 ========================  =================================================================================
 ``Newchannel``            :class:`AddChannel` (Linkedid, Uniqueid); the first channel of a call placed through
                           the outbound context (``Local/<number>@outbound-…;1``, Uniqueid = Linkedid) is also
-                          a :class:`Dial` (:func:`new_call`) when the engine did not originate it itself
+                          a :class:`Dial` (:func:`new_call`) when the engine did not originate it itself; the
+                          first channel of a call starting in an inbound context is an inbound :class:`Dial`
 ``DialState`` RINGING     :class:`Ring` (the Dial* events of the originated ``;1`` carry only ``Dest*`` fields)
 ``OriginateResponse``     Success: :class:`Answer`; Failure: :class:`OriginateFailed` with its ``Reason``
                           (3 no answer, 5 busy, 8 congestion, 0/1 weak). Its call is found by ActionID when
                           the engine sent it, else by ``Uniqueid`` (= Linkedid; ``<unknown>`` on a failure
                           without ChannelId)
+``QueueCallerJoin``       :class:`Answer` (an inbound caller is answered once he waits in a queue)
 ``AgentConnect``          :class:`ConnectAgent` and the agent's :class:`agent_commands.Answer`
 ``Hold`` / ``Unhold``     :class:`Hold` / :class:`Resume`
 ``BlindTransfer``         :class:`Transfer` to ``exten@context``; ``AttendedTransfer``: to the target channel
@@ -52,11 +54,14 @@ UNKNOWN_IDS = frozenset({"", "<unknown>", "<null>"})
 @dataclasses.dataclass(frozen=True)
 class ChannelRoles:
     """How this installation's channel names read. ``outbound_context`` is the context the dialer originates
-    into (``Local/<number>@outbound``). ``agent_pattern`` finds agents' channels and members; its first group is
-    the agent's user id, unless ``agent_lookup`` is given: it maps a member's Interface / MemberName (or an agent
-    channel name) to a user id, e.g. from the phones configured for each agent."""
+    into (``Local/<number>@outbound``); a call whose first channel starts in one of ``inbound_contexts`` is a
+    caller's call (a trunk's ``from-trunk``, or the simulator's ``to-queue``). ``agent_pattern`` finds agents'
+    channels and members; its first group is the agent's user id, unless ``agent_lookup`` is given: it maps a
+    member's Interface / MemberName (or an agent channel name) to a user id, e.g. from the phones configured for
+    each agent."""
 
     outbound_context: str = "outbound"
+    inbound_contexts: tuple[str, ...] = ("from-trunk", "to-queue")
     agent_pattern: str = r"agent(\d+)"
     agent_lookup: Callable[[str], int | None] | None = dataclasses.field(default=None, compare=False)
     _agent: re.Pattern[str] = dataclasses.field(init=False, repr=False, compare=False)
@@ -126,6 +131,12 @@ def _originate_response(msg: AmiMessage, roles: ChannelRoles, by_action: Mapping
     return (OriginateFailed(linkedid, int(reason), action_id),)
 
 
+def _queue_join(msg: AmiMessage, roles: ChannelRoles, by_action: Mapping[str, str]) -> tuple[CallCommand, ...]:
+    """A caller waiting in a queue has been answered by the PBX (for a dialer call: already known, a no-op)."""
+    linkedid = msg.get("Linkedid")
+    return (Answer(linkedid),) if linkedid else ()
+
+
 def _agent_connect(msg: AmiMessage, roles: ChannelRoles, by_action: Mapping[str, str]) -> tuple[CallCommand, ...]:
     linkedid, agent = _linkedid(msg), _member(msg, roles)
     return (ConnectAgent(linkedid, agent),) if linkedid and agent is not None else ()
@@ -169,6 +180,7 @@ _CALL: Mapping[str, CallTranslator] = {
     "Newchannel": _newchannel,
     "DialState": _dial_state,
     "OriginateResponse": _originate_response,
+    "QueueCallerJoin": _queue_join,
     "AgentConnect": _agent_connect,
     "Hold": _hold,
     "Unhold": _hold,
@@ -188,14 +200,20 @@ def call_commands(
 
 
 def new_call(msg: AmiMessage, roles: ChannelRoles) -> Dial | None:
-    """A :class:`Dial` for the first channel of a call placed through the outbound context, else None."""
+    """A :class:`Dial` for the first channel of a call placed through the outbound context, or of a caller's call
+    arriving in an inbound context (its number: the caller's), else None."""
     if msg.event != "Newchannel":
         return None
     linkedid = msg.get("Linkedid")
     if not linkedid or msg.get("Uniqueid") != linkedid:
         return None
     number = roles.dialed_number(msg.get("Channel"))
-    return Dial(linkedid, number) if number is not None else None
+    if number is not None:
+        return Dial(linkedid, number)
+    if msg.get("Context") in roles.inbound_contexts:
+        caller = msg.get("CallerIDNum")
+        return Dial(linkedid, caller if caller not in UNKNOWN_IDS else "", inbound=True)
+    return None
 
 
 # -- agents ---------------------------------------------------------------------------------------------------------

@@ -34,6 +34,9 @@ import structlog
 from callcenter.bus import EventBus
 from callcenter.bus.events import Event, utc_now
 from callcenter.db.database import Connection, Database
+from crm_core.customers.model import CallDirection
+from crm_core.customers.phones import InvalidPhoneError, e164, parse_phone
+from crm_core.customers.repository import CustomerRepository
 from dialer.agents.directory import AgentDirectory
 from dialer.agents.service import AgentStateService
 from dialer.ami.engine import AmiEngine
@@ -348,6 +351,9 @@ class CampaignDialer:
         self._campaign_of.pop(call.linkedid, None)
         ended = call.ended_at or self._clock()
         failed = call.phase is CallPhase.FAILED
+        if call.inbound:
+            await self._record_inbound(call, ended)
+            return
         agent = call.agent_id if call.agent_id is not None else self._placed_for.pop(call.linkedid, None)
         self._placed_for.pop(call.linkedid, None)
         connected = call.connected_at is not None or (
@@ -377,6 +383,37 @@ class CampaignDialer:
             auto = None
         await self._finish(call.linkedid, outcome, auto, ended)
 
+    async def _record_inbound(self, call: Call, ended: datetime) -> None:
+        """A caller's call: its call record, and a line in the customer's call history when the number is known.
+        (A caller no agent took is a missed call: the engine's queue-abandon hook has noted it.)"""
+        phone = _normalised(call.destination)
+        outcome = CallOutcome(
+            status="ended" if call.answered_at is not None else "failed",
+            ringing_at=call.ringing_at,
+            answered_at=call.answered_at,
+            connected_at=call.connected_at,
+            ended_at=ended,
+            agent_id=call.agent_id,
+            failure=call.failure.value if call.failure else None,
+            cause=call.cause,
+            cause_text=call.cause_text,
+            hung_up_by=call.hung_up_by.value if call.hung_up_by else None,
+        )
+        async with self._db.acquire() as conn, conn.transaction():
+            customer_id = await conn.fetchval(
+                "SELECT customer_id FROM customer_phones WHERE number = $1 ORDER BY customer_id LIMIT 1", phone
+            )
+            record = await CallRecordRepository(conn).add_finished(
+                call.linkedid,
+                direction="inbound",
+                phone=phone,
+                customer_id=customer_id,
+                dialed_at=call.dialed_at,
+                outcome=outcome,
+            )
+            if record is not None:
+                await _customer_history(conn, record, "answered" if call.connected_at else "missed")
+
     async def _talked_on(self, agent: int, call_id: str) -> bool:
         try:
             state = await self._agents.state(agent)
@@ -390,6 +427,7 @@ class CampaignDialer:
             record = await CallRecordRepository(conn).finish(call_id, outcome)
             if record is None or record.campaign_id is None:
                 return  # not a campaign call, or already finished
+            await _customer_history(conn, record, (auto.value if auto else "answered"))
             if auto is None:
                 if record.pool_record_id is not None and outcome.agent_id is not None:
                     await DialRecords(conn).hand_to_agent(record.pool_record_id, outcome.agent_id)
@@ -498,3 +536,31 @@ def _unobserved(now: datetime, failure: str, *, status: str = "failed") -> CallO
 def _recording(call_id: str) -> str:
     """The recording's file name, relative to Asterisk's monitor directory (/var/spool/asterisk/monitor)."""
     return f"{call_id}.wav"
+
+
+def _normalised(number: str) -> str:
+    """A caller's number in E.164 when it is a valid one (Turkey by default), else as the PBX gave it."""
+    try:
+        return e164(number)
+    except InvalidPhoneError:
+        return number
+
+
+async def _customer_history(conn: Connection, record: CallRecord, outcome: str) -> None:
+    """The call in its customer's call history (the customer card's past calls), when the customer is known."""
+    if record.customer_id is None:
+        return
+    try:
+        phone = parse_phone(record.phone)
+    except InvalidPhoneError:
+        return
+    await CustomerRepository(conn).add_call(
+        record.customer_id,
+        record.call_id,
+        CallDirection(record.direction),
+        phone,
+        record.agent_id,
+        record.dialed_at,
+        record.ended_at,
+        outcome,
+    )

@@ -355,6 +355,43 @@ class CallRecordRepository:
         assert row is not None
         return CallRecord(**dict(row.items()))
 
+    async def add_finished(
+        self,
+        call_id: str,
+        *,
+        direction: str,
+        phone: str,
+        customer_id: int | None,
+        dialed_at: datetime,
+        outcome: CallOutcome,
+    ) -> CallRecord | None:
+        """The row of a call we only learnt of from the PBX (a caller's call), written once it is over; None if it
+        is there already (a repeat)."""
+        row = await self._conn.fetchrow(
+            """INSERT INTO call_records (call_id, direction, customer_id, agent_id, phone, dialed_at, status,
+                                         ringing_at, answered_at, connected_at, ended_at, failure, cause, cause_text,
+                                         hung_up_by)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+               ON CONFLICT (call_id) DO NOTHING
+               RETURNING *""",
+            call_id,
+            direction,
+            customer_id,
+            outcome.agent_id,
+            phone,
+            dialed_at,
+            outcome.status,
+            outcome.ringing_at,
+            outcome.answered_at,
+            outcome.connected_at,
+            outcome.ended_at,
+            outcome.failure,
+            outcome.cause,
+            outcome.cause_text,
+            outcome.hung_up_by,
+        )
+        return CallRecord(**dict(row.items())) if row else None
+
     async def get(self, call_id: str, *, lock: bool = False) -> CallRecord | None:
         sql = "SELECT * FROM call_records WHERE call_id = $1"
         row = await self._conn.fetchrow(sql + " FOR UPDATE" if lock else sql, call_id)
@@ -453,6 +490,10 @@ class DialRecords:
             for_preview,
         )
         async with self._conn.transaction():
+            # As pool_claim_next (migration 0003): the claim commits without waiting for the disk. A claim lost in a
+            # database crash only leaves the record as it was; the call record written before any dial is a
+            # synchronous commit, which flushes this one with it.
+            await self._conn.execute("SET LOCAL synchronous_commit = off")
             row = await self._conn.fetchrow(_claim(_CALLBACK_PROBE), *args)
             if row is not None:
                 return _record(row)

@@ -114,6 +114,7 @@ class Call:
     cause_text: str = ""
     hung_up_by: Party | None = None
     originate_reason: int | None = None
+    inbound: bool = False  # a caller's call (destination = his number), not one the dialer placed
 
     @property
     def is_over(self) -> bool:
@@ -177,8 +178,12 @@ def handle(call: Call | None, command: CallCommand, now: datetime) -> Step:
             phase=CallPhase.DIALING,
             dialed_at=now,
             action_id=command.action_id,
+            inbound=command.inbound,
         )
-        return call, [ev.CallDialing(linkedid=call.linkedid, occurred_at=now, destination=call.destination)]
+        direction = "inbound" if call.inbound else "outbound"
+        return call, [
+            ev.CallDialing(linkedid=call.linkedid, occurred_at=now, destination=call.destination, direction=direction)
+        ]
     if command.linkedid != call.linkedid:
         raise ValueError(f"command for call {command.linkedid!r} given to call {call.linkedid!r}")
     if isinstance(command, Dial):

@@ -19,10 +19,12 @@ class CallCommand:
 
 @dataclasses.dataclass(frozen=True)
 class Dial(CallCommand):
-    """The dialer sent an Originate (ChannelId = ``linkedid``; ``action_id`` its ActionID)."""
+    """The dialer sent an Originate (ChannelId = ``linkedid``; ``action_id`` its ActionID), or, ``inbound``, a
+    caller's call arrived (``destination`` is then the caller's number)."""
 
     destination: str
     action_id: str | None = None
+    inbound: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

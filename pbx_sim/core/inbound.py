@@ -74,12 +74,12 @@ class InboundCall:
             return
         started = pbx.clock.now()
         one, two = pbx.table.local_pair(entry.exten, entry.context, started)
-        pbx.register(one, two)
-        pbx.newexten(one, 1, "AppDial2", "(Outgoing Line)")
         name = entry.caller_name or "<unknown>"
-        for chan in (one, two):
+        for chan in (one, two):  # a caller's channel announces his number, as a trunk call's Newchannel does
             chan.caller_num, chan.caller_name = self.number, name
             chan.connected_num, chan.connected_name = self.number, name
+        pbx.register(one, two)
+        pbx.newexten(one, 1, "AppDial2", "(Outgoing Line)")
         pbx.emit("LocalBridge", ev.CALL, ev.local_bridge(one, two, entry.context, entry.exten))
         one.cdrs.append(ev.Cdr(one, one.created))
         two.cdrs.append(ev.Cdr(two, two.created))

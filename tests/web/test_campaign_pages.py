@@ -52,7 +52,6 @@ def campaign_form(
         "name": "Kasım Satış",
         "description": "Elektrik tarifesi kampanyası",
         "dial_mode": "preview",
-        "queue": "sales",
         "caller_id": "+902121234567",
         "record_calls": "1",
         "wrap_up_seconds": "15",

@@ -118,6 +118,7 @@ async def test_a_blacklisted_number_is_never_dialed_even_by_hand(campaign_db: Da
         assert "+905321110003" not in rig.sim.pbx.customer_log.numbers()
         async with rig.db.acquire() as conn:
             row = await conn.fetchrow("SELECT status, disposition FROM pool_records WHERE id = $1", taken[0].id)
+            assert row is not None
             calls = await conn.fetchval("SELECT count(*) FROM call_records")
         assert (row["status"], row["disposition"], calls) == ("archived", "blocked", 0)
         assert await rig.dialer.take_next(agent, campaign.id) is None
