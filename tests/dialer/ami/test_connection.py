@@ -156,6 +156,11 @@ async def test_shutdown_event_drops_the_session_and_it_comes_back(metrics: Metri
         await connection.start(recorder)
         try:
             await until(lambda: fake.logins >= 2 and connection.connected, what="the second session")
+            # The consumer task hands the markers on after the session is up: wait until it has caught up.
+            await until(
+                lambda: sum(isinstance(i, Connected) for i in recorder.items) == connection.generation,
+                what="the consumer to hand on every session's marker",
+            )
             assert gauge(metrics, CONNECTED) == 1
             markers = [i for i in recorder.items if not isinstance(i, AmiMessage)]
             # Whichever read the Shutdown lands in, markers alternate and the session counter never skips.
