@@ -59,6 +59,13 @@ from dialer.state.call_commands import Answer, CallCommand, ConnectAgent, Dial, 
 
 log = structlog.get_logger(__name__)
 
+
+class DefaultWrapUp:
+    """The engine's own wrap-up (``wrap_up_seconds`` of :class:`AmiEngine`)."""
+
+
+DEFAULT_WRAP_UP = DefaultWrapUp()
+
 #: Called with every call once it is over (a campaign writes its call record and the record's fate from it).
 CallOverHook = Callable[[Call], Awaitable[None]]
 #: Called when a caller hangs up while waiting in a queue: (caller's number (CallerIDNum), queue, Linkedid, seconds
@@ -161,6 +168,7 @@ class AmiEngine:
         linkedid: str | None = None,
         agent_id: int | None = None,
         record_file: str | None = None,
+        wrap_up_seconds: int | DefaultWrapUp | None = DEFAULT_WRAP_UP,
     ) -> str:
         """Place a call: an Async Originate of ``Local/<destination>@<outbound>`` (or ``channel``) that runs
         ``exten@context`` once answered. Returns its Linkedid as soon as Asterisk has queued it (CallDialing is
@@ -168,7 +176,8 @@ class AmiEngine:
 
         ``agent_id``: the call is for that agent, whom the caller has already reserved, and ``exten@context``
         rings his phone once the customer answers: his Ring, Answer or missed ring come from the Dial events,
-        and he is withdrawn if the call fails before he answers.
+        and he is withdrawn if the call fails before he answers. ``wrap_up_seconds``: his wrap-up once it is over
+        (None: until he ends it), instead of the engine's.
 
         ``record_file``: once the customer answers, MixMonitor records the call into that file (option ``b``: only
         while it is bridged, i.e. the conversation with the agent).
@@ -205,6 +214,8 @@ class AmiEngine:
         if agent_id is not None:
             self._direct[linkedid] = agent_id
             self._offers.reserve(agent_id, linkedid)
+            if not isinstance(wrap_up_seconds, DefaultWrapUp):
+                self._offers.set_wrap_up(linkedid, wrap_up_seconds)
         if record_file:
             self._record_as[linkedid] = record_file
         await self._apply(Dial(linkedid, destination, action_id), self._clock())

@@ -21,6 +21,11 @@ class AgentOffers:
         self.wrap_up_seconds = wrap_up_seconds
         self._offered: dict[str, set[int]] = {}
         self._taken: dict[str, set[int]] = {}
+        self._wrap_up: dict[str, int | None] = {}  # calls whose wrap-up is not the default (a campaign's)
+
+    def set_wrap_up(self, call: str, seconds: int | None) -> None:
+        """The wrap-up of ``call``'s agent when it is over, instead of the default."""
+        self._wrap_up[call] = seconds
 
     def note(self, agent: int, command: AgentCallCommand) -> list[AgentOrder]:
         """Record what Asterisk said about ``agent``; returns the commands it implies for *other* agents."""
@@ -49,7 +54,8 @@ class AgentOffers:
         """The call is gone: withdraw its offers and end it for agents who took it and were not told yet."""
         orders = self.abandoned(call)
         taken = self._taken.pop(call, set())
-        return orders + [(agent, EndCall(call, self.wrap_up_seconds)) for agent in sorted(taken)]
+        wrap_up = self._wrap_up.pop(call, self.wrap_up_seconds)
+        return orders + [(agent, EndCall(call, wrap_up)) for agent in sorted(taken)]
 
     def keep_only(self, live_calls: Iterable[str]) -> list[AgentOrder]:
         """After a resync: every call not in ``live_calls`` is over."""

@@ -316,6 +316,7 @@ class CampaignDialer:
                 linkedid=call_id,
                 agent_id=agent_id,
                 record_file=_recording(call_id) if campaign.record_calls else None,
+                wrap_up_seconds=campaign.wrap_up_seconds,
             )
         except AmiError as error:
             # Refused or unanswered by the AMI: the engine has failed the call (call_over settles it), unless the

@@ -105,6 +105,7 @@ class Rig:
         *,
         dispositions: Sequence[Disposition] | None = None,
         rules: CallingRules = ALWAYS,
+        wrap_up_seconds: int | None = None,
     ) -> Campaign:
         return await self.dialer.campaigns.create_campaign(
             self.admin,
@@ -114,6 +115,7 @@ class Rig:
             team_ids=[self.team_id],
             rules=rules,
             dispositions=DEFAULT_DISPOSITIONS if dispositions is None else dispositions,
+            wrap_up_seconds=wrap_up_seconds,
         )
 
     team_id: int = 0

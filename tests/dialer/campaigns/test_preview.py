@@ -122,3 +122,29 @@ async def test_a_blacklisted_number_is_never_dialed_even_by_hand(campaign_db: Da
             calls = await conn.fetchval("SELECT count(*) FROM call_records")
         assert (row["status"], row["disposition"], calls) == ("archived", "blocked", 0)
         assert await rig.dialer.take_next(agent, campaign.id) is None
+
+
+async def test_a_campaigns_wrap_up_time_sends_the_agent_back_to_ready(campaign_db: Database) -> None:
+    async with rig_running(campaign_db, speed=SPEED) as rig:
+        [agent] = await rig.team_of_agents(1)
+        await rig.agents.execute(agent, LogIn(ready=True), rig.now())
+        pool = await rig.pool(["0532 111 00 04"])
+        campaign = await rig.campaign(DialMode.PREVIEW, pool, wrap_up_seconds=30)
+        await rig.dialer.campaigns.set_status(rig.admin, campaign.id, CampaignStatus.RUNNING)
+        taken = await rig.dialer.take_next(agent, campaign.id)
+        assert taken is not None
+        call_id = await rig.dialer.dial(agent, taken[0].id)
+        await eventually(lambda: _settled(rig, call_id), timeout=10, what="the end of the call")
+
+        state = await rig.agents.state(agent)
+        assert state.status is AgentStatus.WRAP_UP and state.wrap_up_until is not None
+        async with rig.db.acquire() as conn:
+            call = await CallRecordRepository(conn).get(call_id)
+        assert call is not None and call.ended_at is not None
+        assert abs((state.wrap_up_until - call.ended_at).total_seconds() - 30) < 2
+        # The wrap-up timer (run every second by the composition root) ends it on time, disposition or not.
+        assert await rig.agents.finish_due_wrap_ups(state.wrap_up_until - timedelta(seconds=1)) == []
+        await rig.agents.finish_due_wrap_ups(state.wrap_up_until)
+        assert (await rig.agents.state(agent)).status is AgentStatus.READY
+        # The call still waits for its disposition, which the agent may give afterwards.
+        await rig.dialer.dispose(agent, call_id, "not_interested")
