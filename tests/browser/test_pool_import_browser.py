@@ -9,7 +9,7 @@ from typing import Any
 
 from playwright.async_api import Browser, expect
 
-from agent_console.pools.http import UPLOADS
+from agent_console.pools.common import UPLOADS
 from crm_core.audit.repository import SYSTEM
 from crm_core.users.model import Role
 from crm_core.users.service import UserService

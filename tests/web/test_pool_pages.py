@@ -17,7 +17,7 @@ import openpyxl
 import pytest
 from aiohttp.test_utils import TestClient
 
-from agent_console.pools.http import UPLOADS
+from agent_console.pools.common import UPLOADS
 from callcenter.bus.memory import InProcessBus
 from callcenter.db.database import Database
 from crm_core.audit.repository import Actor
