@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from agent_console.forms import MAX_ID
 from agent_console.i18n import Translator
 from agent_console.keys import DB, SETTINGS
 from agent_console.web import render, requires, translator
@@ -18,7 +19,6 @@ from crm_core.users.model import PERMISSIONS
 from crm_core.users.repository import TeamRepository, UserRepository
 
 PAGE_SIZE = 100
-_MAX_ID = 2**63 - 1
 
 #: Entity filter choices of the audit page, and the catalogue key of each.
 ENTITIES = (("user", "audit.entity_user"), ("team", "audit.entity_team"), ("request", "audit.entity_request"))
@@ -207,7 +207,7 @@ def _query_text(request: web.Request, name: str) -> str | None:
 
 def _query_id(request: web.Request, name: str) -> int | None:
     value = request.query.get(name, "")
-    if not value.isdigit() or int(value) > _MAX_ID:
+    if not value.isdigit() or int(value) > MAX_ID:
         return None
     return int(value)
 

@@ -15,6 +15,7 @@ from multidict import MultiDictProxy
 
 from agent_console.admin.audit import describe, load_names
 from agent_console.auth.sessions import Session
+from agent_console.forms import MAX_ID
 from agent_console.i18n import LANGUAGES, Translator
 from agent_console.keys import DB, SETTINGS, USERS
 from agent_console.web import actor_of, render, requires, session_of, translator
@@ -25,7 +26,6 @@ from crm_core.users.service import InvalidInputError, NotFoundError, UserChanges
 
 E = TypeVar("E", bound=StrEnum)
 
-MAX_ID = 2**63 - 1
 _PERMISSION_CHOICES = ("default", "grant", "deny")
 #: Fields the form shows an error next to; an error on any other field goes to the alert at the top.
 _FORM_FIELDS = frozenset(

@@ -24,6 +24,7 @@ from openpyxl.cell import WriteOnlyCell
 from agent_console.admin.audit import local_time
 from agent_console.admin.users import signed_in
 from agent_console.campaigns.repository import NO_DISPOSITION, ArchiveFilter, ArchiveRow, CampaignPagesRepository
+from agent_console.forms import MAX_ID
 from agent_console.i18n import Translator
 from agent_console.keys import DB, SETTINGS
 from agent_console.web import render, requires, translator
@@ -34,7 +35,6 @@ from dialer.campaigns.repository import CampaignRepository
 PAGE_SIZE = 50
 #: At most this many rows go into one download (the newest); the page says so when a filter has more.
 EXPORT_LIMIT = 100_000
-MAX_ID = 2**63 - 1
 _FILTER_FIELDS = ("agent", "from", "until", "disposition", "campaign")
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _PHONE = re.compile(r"^\+?[0-9]+$")

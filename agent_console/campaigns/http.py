@@ -20,6 +20,7 @@ from multidict import MultiDictProxy
 from agent_console.admin.users import form_feedback, form_text, signed_in
 from agent_console.campaigns import archive
 from agent_console.campaigns.repository import CampaignPagesRepository
+from agent_console.forms import error_text, id_list, path_id, whole_number
 from agent_console.i18n import Translator
 from agent_console.keys import BUS, DB, SETTINGS
 from agent_console.web import actor_of, render, requires, translator
@@ -40,7 +41,6 @@ from dialer.pools.repository import PoolRepository
 
 CAMPAIGNS = web.AppKey("campaign_service", CampaignService)
 
-MAX_ID = 2**63 - 1
 DAYS = (1, 2, 3, 4, 5, 6, 7)
 _CODE = re.compile(r"^[a-z0-9_]{1,40}$")
 _CALLER_ID = re.compile(r"^\+?[0-9]{2,20}$")
@@ -72,33 +72,11 @@ def setup(app: web.Application) -> None:
 # --- helpers ------------------------------------------------------------------------------------------------------
 
 
-def path_id(request: web.Request) -> int:
-    value = int(request.match_info["id"])
-    if value > MAX_ID:
-        raise web.HTTPNotFound()
-    return value
-
-
 async def _campaign(request: web.Request) -> Campaign:
     try:
         return await request.app[CAMPAIGNS].get(path_id(request))
     except NotFoundError:
         raise web.HTTPNotFound() from None
-
-
-def _error_text(tr: Translator, code: str) -> str:
-    """A service error code (``error.campaign_taken``) in words: the campaign pages' own text, else the shared one."""
-    name = code.removeprefix("error.")
-    own = f"campaigns.errors.{name}"
-    return tr(own) if tr.catalogue.languages_of(own) else tr(f"error.{name}")
-
-
-def number(value: str, low: int, high: int) -> int | None:
-    value = value.strip()
-    if not re.fullmatch(r"[-+]?\d{1,9}", value):
-        return None
-    n = int(value)
-    return n if low <= n <= high else None
 
 
 def _range_error(tr: Translator, low: int | float, high: int | float) -> str:
@@ -109,13 +87,10 @@ def _num(value: float) -> str:
     return f"{value:g}"
 
 
-def _ids(values: Sequence[object]) -> list[int] | None:
-    out: list[int] = []
-    for value in values:
-        if not isinstance(value, str) or not value.isdigit() or int(value) > MAX_ID:
-            return None
-        out.append(int(value))
-    return sorted(set(out))
+def _ids_once(values: Sequence[object]) -> list[int] | None:
+    """Ticked ids, each once, in order."""
+    ids = id_list(values)
+    return None if ids is None else sorted(set(ids))
 
 
 def _strings(post: MultiDictProxy[Any], name: str) -> list[str]:
@@ -218,17 +193,17 @@ def _check_campaign(
     mode = next((m for m in DialMode if m.value == form.dial_mode), None)
     if mode is None:
         errors["dial_mode"] = tr("error.bad_choice")
-    pool_ids = _ids(form.pool_ids)
+    pool_ids = _ids_once(form.pool_ids)
     if pool_ids is None or not set(pool_ids) <= pools:
         errors["pool_ids"] = tr("error.bad_choice")
-    team_ids = _ids(form.team_ids)
+    team_ids = _ids_once(form.team_ids)
     if team_ids is None or not set(team_ids) <= teams:
         errors["team_ids"] = tr("error.bad_choice")
     if form.caller_id and not _CALLER_ID.match(form.caller_id):
         errors["caller_id"] = tr("campaigns.errors.caller_id")
     wrap_up: int | None = None
     if form.wrap_up_seconds:
-        wrap_up = number(form.wrap_up_seconds, 0, 3600)
+        wrap_up = whole_number(form.wrap_up_seconds, 0, 3600)
         if wrap_up is None:
             errors["wrap_up_seconds"] = _range_error(tr, 0, 3600)
     zone_ok = False
@@ -248,7 +223,7 @@ def _check_campaign(
         errors["call_until"] = tr("campaigns.errors.time")
     if call_from is not None and call_until is not None and call_from >= call_until:
         errors["call_until"] = tr("campaigns.errors.hours_order")
-    per_day = number(form.max_attempts_per_day, 1, 100)
+    per_day = whole_number(form.max_attempts_per_day, 1, 100)
     if per_day is None:
         errors["max_attempts_per_day"] = _range_error(tr, 1, 100)
     cps: float | None = None
@@ -256,10 +231,10 @@ def _check_campaign(
         cps = float(form.calls_per_second.replace(",", "."))
     if cps is None or not 0 < cps <= 1000:
         errors["calls_per_second"] = _range_error(tr, 0.01, 1000)
-    lines = number(form.max_lines, 1, 10000)
+    lines = whole_number(form.max_lines, 1, 10000)
     if lines is None:
         errors["max_lines"] = _range_error(tr, 1, 10000)
-    ring = number(form.ring_timeout, 5, 120)
+    ring = whole_number(form.ring_timeout, 5, 120)
     if ring is None:
         errors["ring_timeout"] = _range_error(tr, 5, 120)
     if (
@@ -389,7 +364,7 @@ async def create_campaign(request: web.Request) -> web.StreamResponse:
             wrap_up_seconds=checked.wrap_up_seconds,
         )
     except InvalidInputError as exc:
-        errors = {exc.field: _error_text(translator(request), exc.code)}
+        errors = {exc.field: error_text(translator(request), exc.code, "campaigns")}
         return await _campaign_page(request, form=form, campaign=None, errors=errors, status=422)
     raise web.HTTPSeeOther(f"/campaigns/{campaign.id}?saved=1")
 
@@ -422,7 +397,7 @@ async def update_campaign(request: web.Request) -> web.StreamResponse:
     try:
         await request.app[CAMPAIGNS].update_campaign(actor_of(request), changed)
     except InvalidInputError as exc:
-        errors = {exc.field: _error_text(translator(request), exc.code)}
+        errors = {exc.field: error_text(translator(request), exc.code, "campaigns")}
         return await _campaign_page(request, form=form, campaign=campaign, errors=errors, status=422)
     except NotFoundError:
         raise web.HTTPNotFound() from None
@@ -444,7 +419,7 @@ async def change_status(request: web.Request) -> web.StreamResponse:
     try:
         await request.app[CAMPAIGNS].set_status(actor_of(request), campaign.id, wanted)
     except InvalidInputError as exc:
-        errors = {exc.field: _error_text(tr, exc.code)}
+        errors = {exc.field: error_text(tr, exc.code, "campaigns")}
         return await _campaign_page(
             request, form=CampaignForm.of(campaign), campaign=campaign, errors=errors, status=422
         )
@@ -520,13 +495,13 @@ def _check_disposition(
         errors["active"] = tr("campaigns.errors.outcome_active")
     retry_minutes = max_attempts = None
     if action is DispositionAction.RETRY:
-        retry_minutes = number(form.retry_minutes, 1, 525600)
+        retry_minutes = whole_number(form.retry_minutes, 1, 525600)
         if retry_minutes is None:
             errors["retry_minutes"] = _range_error(tr, 1, 525600)
-        max_attempts = number(form.max_attempts, 1, 100)
+        max_attempts = whole_number(form.max_attempts, 1, 100)
         if max_attempts is None:
             errors["max_attempts"] = _range_error(tr, 1, 100)
-    position = number(form.position, -100000, 100000) if form.position else 0
+    position = whole_number(form.position, -100000, 100000) if form.position else 0
     if position is None:
         errors["position"] = _range_error(tr, -100000, 100000)
     if errors or action is None or position is None:

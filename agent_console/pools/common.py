@@ -4,11 +4,11 @@ readers, file names and texts of file facts."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from urllib.parse import quote, unquote
 
 from aiohttp import web
 
+from agent_console.forms import path_id
 from agent_console.i18n import Translator
 from agent_console.keys import DB
 from agent_console.pools.uploads import UploadStore
@@ -20,8 +20,6 @@ from dialer.pools.service import PoolService
 POOLS = web.AppKey("pool_service", PoolService)
 UPLOADS = web.AppKey("pool_uploads", UploadStore)
 
-MAX_ID = 2**63 - 1
-INT4 = 2**31 - 1
 _ENCODINGS = {
     "utf-8": "pools.encoding_utf8",
     "utf-8-sig": "pools.encoding_utf8_bom",
@@ -29,14 +27,6 @@ _ENCODINGS = {
     "windows-1254": "pools.encoding_cp1254",
 }
 _DELIMITERS = {";": "pools.delimiter_semicolon", ",": "pools.delimiter_comma", "\t": "pools.delimiter_tab"}
-
-
-def path_id(request: web.Request, name: str) -> int:
-    """A ``{name}`` of the URL (digits only by its route); one too large for the database is simply not found."""
-    value = int(request.match_info[name])
-    if value > MAX_ID:
-        raise web.HTTPNotFound()
-    return value
 
 
 async def pool_of(request: web.Request) -> Pool:
@@ -53,31 +43,6 @@ async def import_of(request: web.Request, pool: Pool) -> ImportSummary:
         if summary.id == import_id:
             return summary
     raise web.HTTPNotFound()
-
-
-def error_text(tr: Translator, code: str) -> str:
-    """A service error code (``error.pool_taken``) in words: the pool pages' own text, else the shared one."""
-    name = code.removeprefix("error.")
-    own = f"pools.errors.{name}"
-    return tr(own) if tr.catalogue.languages_of(own) else tr(f"error.{name}")
-
-
-def whole_number(value: str, *, minimum: int = -INT4) -> int | None:
-    """A whole number typed into a form (``-3``, `` 12 ``), or None when it is not one or out of range."""
-    value = value.strip()
-    if not re.fullmatch(r"[-+]?\d{1,10}", value):
-        return None
-    number = int(value)
-    return number if minimum <= number <= INT4 else None
-
-
-def id_list(values: Sequence[object]) -> list[int] | None:
-    out: list[int] = []
-    for value in values:
-        if not isinstance(value, str) or not value.isdigit() or int(value) > MAX_ID:
-            return None
-        out.append(int(value))
-    return out
 
 
 def clean_filename(name: str) -> str:

@@ -12,9 +12,10 @@ from multidict import MultiDictProxy
 
 from agent_console.admin.audit import Names, load_names, local_time
 from agent_console.admin.users import form_feedback, form_text
+from agent_console.forms import INT4, error_text, id_list, whole_number
 from agent_console.i18n import Translator
 from agent_console.keys import DB, SETTINGS
-from agent_console.pools.common import INT4, POOLS, error_text, id_list, pool_of, whole_number
+from agent_console.pools.common import POOLS, pool_of
 from agent_console.pools.pool_pages import status_counts
 from agent_console.web import actor_of, render, requires, translator
 from crm_core.audit.repository import AuditEntry, AuditRepository
@@ -113,7 +114,7 @@ def _check_distribution(
     bounds: dict[str, int | None] = {}
     for name, minimum in (("priority_min", -INT4), ("priority_max", -INT4), ("limit", 1)):
         text = getattr(form, name)
-        bounds[name] = whole_number(text, minimum=minimum) if text.strip() else None
+        bounds[name] = whole_number(text, minimum) if text.strip() else None
         if text.strip() and bounds[name] is None:
             errors[name] = tr("pools.errors.integer" if name != "limit" else "pools.errors.positive")
     criteria = None
@@ -245,7 +246,9 @@ async def distribute(request: web.Request) -> web.StreamResponse:
         )
     except InvalidInputError as exc:
         field = {"targets": "kind"}.get(exc.field, exc.field)
-        return await _distribute_page(request, pool, form, errors={field: error_text(tr, exc.code)}, status=422)
+        return await _distribute_page(
+            request, pool, form, errors={field: error_text(tr, exc.code, "pools")}, status=422
+        )
     except NotFoundError:
         raise web.HTTPNotFound() from None
     async with request.app[DB].acquire() as conn:

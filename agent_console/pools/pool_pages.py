@@ -11,9 +11,10 @@ from multidict import MultiDictProxy
 
 from agent_console.admin.audit import load_names, local_time
 from agent_console.admin.users import form_feedback, form_text, signed_in
+from agent_console.forms import error_text, whole_number
 from agent_console.i18n import Translator
 from agent_console.keys import DB, SETTINGS
-from agent_console.pools.common import POOLS, UPLOADS, error_text, pool_of, whole_number
+from agent_console.pools.common import POOLS, UPLOADS, pool_of
 from agent_console.web import actor_of, render, requires, translator
 from crm_core.users.service import InvalidInputError, NotFoundError
 from dialer.pools.model import DuplicateRule, Pool, RecordStatus
@@ -162,7 +163,7 @@ async def create_pool(request: web.Request) -> web.StreamResponse:
             duplicate_rule=checked.duplicate_rule,
         )
     except InvalidInputError as exc:
-        errors = {exc.field: error_text(tr, exc.code)}
+        errors = {exc.field: error_text(tr, exc.code, "pools")}
         return await render_pool_page(request, form=form, pool=None, errors=errors, status=422)
     raise web.HTTPSeeOther(f"/pools/{pool.id}?saved=1")
 
@@ -191,7 +192,7 @@ async def update_pool(request: web.Request) -> web.StreamResponse:
     try:
         await request.app[POOLS].update_pool(actor_of(request), pool.id, change)
     except InvalidInputError as exc:
-        errors = {exc.field: error_text(tr, exc.code)}
+        errors = {exc.field: error_text(tr, exc.code, "pools")}
         return await render_pool_page(request, form=form, pool=pool, errors=errors, status=422)
     except NotFoundError:
         raise web.HTTPNotFound() from None
