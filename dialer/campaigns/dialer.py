@@ -10,13 +10,10 @@ Every call, preview or progressive, goes the same way (:meth:`CampaignDialer._pl
 4. the AMI engine originates ``Local/<number>@<outbound>`` to run ``<extension>@<agent_context>`` once the customer
    answers, i.e. to ring that agent's phone. The engine turns the Dial events into the agent's ring and answer.
 
-When the call is over the engine calls :meth:`CampaignDialer.call_over`: the call record gets its times and cause;
-a call no agent talked on gets the dialer's own disposition (no answer, busy, congestion, failed, abandoned) and
-its retry; a call an agent took waits for the agent's disposition (:meth:`CampaignDialer.dispose`).
-
-After a restart, once the engine has resynced with the PBX, :meth:`reconcile` settles the call records the PBX no
-longer knows (``lost``, retried as failed) and gives back records claimed but never dialed: no call, no record
-is lost.
+When the call is over, :class:`dialer.campaigns.settle.CallSettler` (the engine's call-over hook) completes its
+record and, unless an agent talked on it, gives it the dialer's own disposition; a call an agent took waits for
+his (:meth:`CampaignDialer.dispose`). After a restart the settler reconciles our records with the PBX before the
+first dial.
 """
 
 from __future__ import annotations
