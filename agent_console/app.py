@@ -23,10 +23,24 @@ from agent_console.blacklist import http as blacklist_http
 from agent_console.campaigns import http as campaigns_http
 from agent_console.console import http as console_http
 from agent_console.i18n import Catalogue
-from agent_console.keys import ASSETS, AUTH, BLACKLIST, BUS, CATALOGUE, DB, METRICS, SESSIONS, SETTINGS, USERS
+from agent_console.keys import (
+    ASSETS,
+    AUTH,
+    BLACKLIST,
+    BUS,
+    CATALOGUE,
+    DB,
+    DIALER,
+    METRICS,
+    SESSIONS,
+    SETTINGS,
+    USERS,
+)
 from agent_console.live import http as live_http
 from agent_console.pools import http as pools_http
+from agent_console.wallboard import http as wallboard_http
 from agent_console.web import context_middleware, csrf_middleware, error_middleware
+from callcenter.bootstrap import DialerRuntime
 from callcenter.bus import EventBus, HistoryLostError
 from callcenter.bus.events import known_streams
 from callcenter.db.database import Database
@@ -43,10 +57,15 @@ _TEMPLATE_DIRS = [
     *(p / "templates" for p in (_HERE / "auth", _HERE / "console", _HERE / "admin", _HERE / "pools")),
     _HERE / "blacklist" / "templates",
     _HERE / "campaigns" / "templates",
+    _HERE / "wallboard" / "templates",
 ]
 
 
-def create_app(settings: Settings, db: Database, bus: EventBus, metrics: Metrics) -> web.Application:
+def create_app(
+    settings: Settings, db: Database, bus: EventBus, metrics: Metrics, dialer: DialerRuntime | None = None
+) -> web.Application:
+    """The web app; ``dialer`` (the process's campaign dialer, see ``callcenter.bootstrap.start_dialer``) lets the
+    agent console dial; without it the console shows the state bar only."""
     app = web.Application(
         middlewares=[error_middleware, context_middleware, csrf_middleware], client_max_size=20 * 2**20
     )
@@ -61,6 +80,8 @@ def create_app(settings: Settings, db: Database, bus: EventBus, metrics: Metrics
     app[AUTH] = AuthService(db, bus, sessions, settings.security)
     app[USERS] = UserService(db, bus)
     app[BLACKLIST] = BlacklistService(db, bus)
+    if dialer is not None:
+        app[DIALER] = dialer
     aiohttp_jinja2.setup(
         app,
         loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(d)) for d in _TEMPLATE_DIRS if d.is_dir()]),
@@ -75,6 +96,7 @@ def create_app(settings: Settings, db: Database, bus: EventBus, metrics: Metrics
     pools_http.setup(app)
     campaigns_http.setup(app)
     live_http.setup(app)
+    wallboard_http.setup(app)
     app.router.add_get("/static/{path:.+}", app[ASSETS].handle)
     app.cleanup_ctx.append(_background)
     return app

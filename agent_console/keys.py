@@ -9,6 +9,7 @@ from agent_console.auth.service import AuthService
 from agent_console.auth.sessions import SessionStore
 from agent_console.i18n import Catalogue
 from agent_console.live.hub import LiveHub
+from callcenter.bootstrap import DialerRuntime
 from callcenter.bus import EventBus
 from callcenter.db.database import Database
 from callcenter.metrics import Metrics
@@ -27,3 +28,5 @@ AUTH = web.AppKey("auth", AuthService)
 USERS = web.AppKey("users", UserService)
 BLACKLIST = web.AppKey("blacklist", BlacklistService)
 LIVE = web.AppKey("live", LiveHub)
+#: The campaign dialer and agent states of this process; absent when the web app runs without a dialer.
+DIALER = web.AppKey("dialer", DialerRuntime)

@@ -16,7 +16,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from callcenter.bootstrap import Platform, start_dialer, start_platform
+from callcenter.bootstrap import DialerRuntime, Platform, start_dialer, start_platform
 from callcenter.db.database import DatabaseUnavailableError
 from callcenter.db.migrate import MigrationError, migrate
 from callcenter.logging import configure_logging
@@ -123,11 +123,11 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(args.config, **overrides) if overrides else base
 
 
-async def _run_web(platform: Platform) -> None:
+async def _run_web(platform: Platform, dialer: DialerRuntime | None = None) -> None:
     from agent_console.app import create_app
 
     settings = platform.settings
-    app = create_app(settings, platform.db, platform.bus, platform.metrics)
+    app = create_app(settings, platform.db, platform.bus, platform.metrics, dialer)
     runner = web.AppRunner(app, access_log=structlog.stdlib.get_logger("access"))
     await runner.setup()
     site = web.TCPSite(runner, settings.web.host, settings.web.port)
@@ -149,7 +149,7 @@ async def _serve(settings: Settings, args: argparse.Namespace) -> int:
     try:
         dialer = await start_dialer(platform)
         try:
-            await _run_web(platform)
+            await _run_web(platform, dialer)
         finally:
             await dialer.close()
     finally:
@@ -184,7 +184,7 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> int:
             print("\n".join(lines), flush=True)
             dialer = await start_dialer(platform)
             stack.push_async_callback(dialer.close)
-            await _run_web(platform)
+            await _run_web(platform, dialer)
     finally:
         await platform.close()
     return 0

@@ -55,6 +55,7 @@ PERMISSIONS: Mapping[str, Permission] = _catalogue(
     "campaigns.manage",
     "blacklist.view",
     "blacklist.manage",
+    "wallboard.view",
 )
 
 
