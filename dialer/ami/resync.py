@@ -8,8 +8,9 @@ Run on every (re)connect, because whatever happened while we were not connected 
 * a tracked call that is still there gets the channels it gained (:class:`AddChannel`), an answer it missed
   (its originated channel is Up), and loses the channels that are gone (lost, as above);
 * a live call we do not track whose originated channel (Uniqueid = Linkedid) went through the outbound context
-  (our own process restarted, or another dialer placed it) is **adopted**: rebuilt with Dial / AddChannel /
-  Ring / Answer. Its events are not published again: they were when it started.
+  (our own process restarted, or another dialer placed it), or a caller's call whose first channel is in an
+  inbound context, is **adopted**: rebuilt with Dial / AddChannel / Ring / Answer. Its events are not published
+  again: they were when it started.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 
-from dialer.ami.translate import ChannelRoles, ChannelSnapshot
+from dialer.ami.translate import UNKNOWN_IDS, ChannelRoles, ChannelSnapshot
 from dialer.state.call import OVER, Call
 from dialer.state.call_commands import AddChannel, Answer, CallCommand, Dial, HangupChannel, Ring
 from dialer.state.causes import Party
@@ -85,9 +86,15 @@ def plan(
         if linkedid in calls:
             continue
         origin = next((c for c in group if c.uniqueid == linkedid), None)
-        number = roles.dialed_number(origin.channel) if origin is not None else None
-        if origin is None or number is None:
-            continue  # not a call the dialer placed (an inbound call, another application's)
+        if origin is None:
+            continue
+        number = roles.dialed_number(origin.channel)
+        if number is not None:
+            dial = Dial(linkedid, number)
+        elif origin.context in roles.inbound_contexts:
+            dial = Dial(linkedid, "" if origin.caller in UNKNOWN_IDS else origin.caller, inbound=True)
+        else:
+            continue  # another application's call
         adds = tuple(AddChannel(linkedid, c.uniqueid) for c in group)
-        adoptions.append(Adoption(Dial(linkedid, number), origin.seconds, adds + _progress(linkedid, origin)))
+        adoptions.append(Adoption(dial, origin.seconds, adds + _progress(linkedid, origin)))
     return ResyncPlan(tuple(commands), tuple(adoptions), tuple(gone_calls))

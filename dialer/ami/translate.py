@@ -258,6 +258,8 @@ class ChannelSnapshot:
     channel: str
     state: int  # 4 Ring, 5 Ringing, 6 Up, ...
     seconds: int
+    context: str = ""  # where its dialplan is (a caller's first channel: an inbound context)
+    caller: str = ""  # CallerIDNum
 
     @property
     def is_up(self) -> bool:
@@ -270,7 +272,13 @@ def channel_snapshot(msg: AmiMessage) -> ChannelSnapshot | None:
         return None
     state = msg.get("ChannelState")
     return ChannelSnapshot(
-        uniqueid, linkedid, msg.get("Channel"), int(state) if state.isdigit() else -1, _seconds(msg.get("Duration"))
+        uniqueid,
+        linkedid,
+        msg.get("Channel"),
+        int(state) if state.isdigit() else -1,
+        _seconds(msg.get("Duration")),
+        msg.get("Context"),
+        msg.get("CallerIDNum"),
     )
 
 

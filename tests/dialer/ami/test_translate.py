@@ -141,8 +141,10 @@ def _call(linkedid: str, *channels: str, answered: bool = False) -> c.Call:
     return call
 
 
-def _snap(uniqueid: str, linkedid: str, channel: str = "PJSIP/trunk-00000001", state: int = 6) -> ChannelSnapshot:
-    return ChannelSnapshot(uniqueid, linkedid, channel, state, 42)
+def _snap(
+    uniqueid: str, linkedid: str, channel: str = "PJSIP/trunk-00000001", state: int = 6, context: str = ""
+) -> ChannelSnapshot:
+    return ChannelSnapshot(uniqueid, linkedid, channel, state, 42, context, "05321112233")
 
 
 def test_resync_plan() -> None:
@@ -157,7 +159,8 @@ def test_resync_plan() -> None:
         _snap("kept-3", "kept"),
         _snap("adopt", "adopt", "Local/5559876@outbound-00000009;1", state=5),
         _snap("adopt-2", "adopt"),
-        _snap("inbound", "inbound", "PJSIP/trunk-0000000a"),
+        _snap("other", "other", "PJSIP/trunk-0000000a", context="some-app"),
+        _snap("inbound", "inbound", "PJSIP/trunk-0000000b", context="from-trunk"),
     ]
     result = plan(calls, snapshot, ROLES, keep={"fresh"})
     assert result.lost == ("gone", "unseen")
@@ -170,9 +173,12 @@ def test_resync_plan() -> None:
         lost("unseen", "unseen"),  # told of no channel: its Linkedid stands in for one
     )
     assert lost("x", "y") == cc.HangupChannel("x", "y", None, LOST_CAUSE_TEXT, Party.SYSTEM)
-    (adoption,) = result.adoptions
+    adoption, caller = result.adoptions
     assert adoption.dial == cc.Dial("adopt", "5559876") and adoption.age_seconds == 42
     assert adoption.commands == (cc.AddChannel("adopt", "adopt"), cc.AddChannel("adopt", "adopt-2"), cc.Ring("adopt"))
+    # A caller's call in progress is adopted too (a trunk call in the inbound context); another application's is not.
+    assert caller.dial == cc.Dial("inbound", "05321112233", inbound=True)
+    assert caller.commands == (cc.AddChannel("inbound", "inbound"), cc.Answer("inbound"))
 
     # Run through the machine: every tracked call that is gone ends once, with the lost cause.
     over: list[str] = []
