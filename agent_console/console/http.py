@@ -19,17 +19,19 @@ from typing import Any
 
 from aiohttp import web
 
-from agent_console.console.preview import record_view
+from agent_console.console.preview import local_time, record_view
 from agent_console.i18n import Translator
 from agent_console.keys import BUS, CATALOGUE, DB, DIALER, SETTINGS
 from agent_console.live.labels import client_labels
 from agent_console.web import render, requires, session_of, translator
 from callcenter.bootstrap import DialerRuntime
+from callcenter.bus.events import utc_now
 from crm_core.users.model import User
 from crm_core.users.repository import TeamRepository
 from crm_core.users.service import NotFoundError
 from dialer.agents.service import AgentStateService, UnknownAgentError
-from dialer.callbacks.service import CallbackService
+from dialer.callbacks.model import MissedCall, MissedStatus
+from dialer.callbacks.service import CallbackService, MissedCallService
 from dialer.campaigns.dialer import DialRefusedError
 from dialer.campaigns.model import Campaign, DialMode
 from dialer.campaigns.repository import CallRecordRepository, DialRecords
@@ -193,6 +195,8 @@ def _client_labels(tr: Translator) -> dict[str, str]:
         "progress.dialing", "progress.ringing", "progress.answered", "progress.connected", "progress.ended",
         "progress.failed", "preview.none_left", "preview.skipped", "preview.disposed", "preview.no_history",
         "preview.dialed", "error.network", "statebar.done", "statebar.scheduled", "no_call",
+        "cb.take", "cb.release", "cb.dismiss", "cb.waited", "cb.due_at", "cb.misses", "cb.alert", "cb.hours",
+        "cb.minutes", "cb.taken_by_me", "cb.dismissed", "cb.released",
     )  # fmt: skip
     return {key: tr(f"console.{key}") for key in keys}
 
@@ -360,9 +364,140 @@ async def preview_action(request: web.Request) -> web.StreamResponse:
     return await _preview(request, action)
 
 
+# --- the call-back list ("Geri aranacaklar") ----------------------------------------------------------------------
+
+
+@requires("console.use")
+async def current_work(request: web.Request) -> web.StreamResponse:
+    """The call or record the agent is on now (``current`` is null when none): what a progressive call brings to his
+    screen the moment he is reserved for it, with the record's card, history and the disposition form's choices."""
+    return web.json_response({"current": await _current(request, _me(request))})
+
+
+def _callbacks(request: web.Request) -> tuple[CallbackService, MissedCallService]:
+    db, bus = request.app[DB], request.app[BUS]
+    return CallbackService(db, bus), MissedCallService(db, bus)
+
+
+@requires("console.use")
+async def callback_list(request: web.Request) -> web.StreamResponse:
+    """The agent's list: missed calls and records waiting for a retry (one line per number), his own call-backs
+    and those handed on to him; oldest first."""
+    user = _me(request)
+    tr = translator(request)
+    zone = request.app[SETTINGS].web.zone
+    callbacks, missed = _callbacks(request)
+    taken = {m.id: m.taken_by for m in await missed.live()}
+    mine = [cb for cb in await callbacks.list_for(user.id) if cb.owner_id == user.id]
+    shown = {cb.id: cb for cb in [*mine, *await callbacks.due_for(user.id)]}
+    lines = await missed.list_for(user.id)
+    record_ids = [e.pool_record_id for e in lines] + [cb.pool_record_id for cb in shown.values()]
+    async with request.app[DB].acquire() as conn:  # the record's name where the call left none
+        names: dict[int | None, str] = {
+            row["id"]: row["name"] or ""
+            for row in await conn.fetch(
+                "SELECT id, name FROM pool_records WHERE id = ANY($1::bigint[])", [i for i in record_ids if i]
+            )
+        }
+    entries: list[dict[str, Any]] = [
+        {
+            "kind": entry.kind.value,
+            "kind_label": tr(f"console.cb.kind.{entry.kind.value}"),
+            "phone": entry.phone,
+            "name": entry.name or names.get(entry.pool_record_id, ""),
+            "since": entry.waiting_since.isoformat(),
+            "since_text": local_time(entry.waiting_since, zone),
+            "misses": entry.misses,
+            "note": "",
+            "entry_id": entry.missed_call_id,
+            "record_id": entry.pool_record_id,
+            "mine": entry.missed_call_id is not None and taken.get(entry.missed_call_id) == user.id,
+        }
+        for entry in lines
+    ]
+    entries += [
+        {
+            "kind": "callback",
+            "kind_label": tr("console.cb.kind.callback"),
+            "phone": cb.phone,
+            "name": names.get(cb.pool_record_id, ""),
+            "since": cb.due_at.isoformat(),
+            "since_text": local_time(cb.due_at, zone),
+            "misses": 0,
+            "note": cb.note,
+            "entry_id": None,
+            "record_id": cb.pool_record_id,
+            "mine": cb.owner_id == user.id,
+        }
+        for cb in shown.values()
+    ]
+    entries.sort(key=lambda e: (e["since"], e["phone"]))
+    return _reply(request, {"now": utc_now().isoformat(), "entries": entries})
+
+
+@requires("console.use")
+async def callback_action(request: web.Request) -> web.StreamResponse:
+    action = request.match_info["action"]
+    if action not in ("take", "release", "dismiss"):
+        raise web.HTTPNotFound()
+    user = _me(request)
+    _callbacks_service, missed = _callbacks(request)
+    post = await request.post()
+    try:
+        entry_id = _int(post.get("entry_id"))
+        before = await missed.get(entry_id)
+        if before is None or before.status is MissedStatus.CLOSED:
+            raise ConsoleRefusedError("console.cb.error.gone")
+        if before.taken_by not in (None, user.id):
+            raise ConsoleRefusedError("console.cb.error.taken")
+        match action:
+            case "take":
+                return await _take_entry(request, missed, user, before)
+            case "release":
+                if await missed.release(user.id, entry_id) is None:
+                    raise ConsoleRefusedError("console.cb.error.not_taken")
+                return _reply(request, {"released": entry_id})
+            case _:
+                if await missed.dismiss(user.id, entry_id) is None:
+                    raise ConsoleRefusedError("console.cb.error.gone")
+                return _reply(request, {"dismissed": entry_id})
+    except ConsoleRefusedError as refused:
+        return _refused(request, refused.code, refused.status)
+
+
+async def _take_entry(request: web.Request, missed: MissedCallService, user: User, before: MissedCall) -> web.Response:
+    """Take the entry; its record (claimed for him) comes back with its card for the preview, else its number. An
+    entry he took already comes back the same way."""
+    held = await _current(request, user)
+    mine = before.taken_by == user.id
+    if held is not None and (held["call_id"] or not (mine and held["record"]["id"] == before.pool_record_id)):
+        raise ConsoleRefusedError("console.error.finish_call_first" if held["call_id"] else "console.cb.error.held")
+    entry = before if mine else await missed.take(user.id, before.id)
+    if entry is None:
+        raise ConsoleRefusedError("console.cb.error.taken")
+    view = await _current(request, user) if entry.pool_record_id is not None else None
+    if view is not None and view["record"]["id"] == entry.pool_record_id:
+        return _reply(request, {**view, "taken": entry.id})
+    return _reply(
+        request,
+        {
+            "taken": entry.id,
+            "record": None,
+            "phone": entry.phone,
+            "name": entry.caller_name,
+            "note": translator(request)(
+                "console.cb.no_record" if entry.pool_record_id is None else "console.cb.not_dialable"
+            ),
+        },
+    )
+
+
 def routes() -> list[web.RouteDef]:
     return [
         web.get("/console", console),
         web.post("/console/state/{action}", change_state),
         web.post("/console/preview/{action}", preview_action),
+        web.get("/console/current", current_work),
+        web.get("/console/callbacks", callback_list),
+        web.post("/console/callbacks/{action}", callback_action),
     ]

@@ -6,6 +6,10 @@ keeps to know which agent (and so which team) an event concerns. Pure: no I/O.
 * a team leader: everything concerning the agents of the teams he leads (and the team he belongs to);
 * a supervisor or an administrator: everything.
 
+Stream ``callbacks``: a call-back's events reach its owner (and those who watch him); a due call-back handed on
+after the owner's grace (``CallbackDue.escalated``) reaches his team too (visibility ``team``) or every user
+(``all``). Missed calls may be taken by any agent of the call center: their events reach every user.
+
 An event that concerns no agent (a call not yet given to anyone, a campaign's set-up) reaches only the
 supervisors.
 """
@@ -18,6 +22,13 @@ from datetime import datetime
 from typing import Any
 
 from callcenter.bus import Envelope
+from dialer.callbacks.events import (
+    CallbackDue,
+    MissedCallCaptured,
+    MissedCallClosed,
+    MissedCallReleased,
+    MissedCallTaken,
+)
 from dialer.campaigns.events import RecordDialed
 from dialer.events import (
     AgentEvent,
@@ -35,7 +46,10 @@ from dialer.events import (
 )
 
 #: The streams the live channel forwards to browsers.
-STREAMS: tuple[str, ...] = ("agents", "calls", "campaigns")
+STREAMS: tuple[str, ...] = ("agents", "calls", "campaigns", "callbacks")
+
+#: Events every user of the live channel receives (stream ``callbacks``).
+_FOR_EVERYONE = (MissedCallCaptured, MissedCallTaken, MissedCallReleased, MissedCallClosed)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,11 +62,13 @@ class Audience:
     leaderboard_team: int | None = None
 
     def sees(self, stream: str, scope: Scope) -> bool:
-        if self.everything or scope.agent_id == self.user_id:
+        if self.everything or scope.agent_id == self.user_id or scope.shared == "all":
             return True
         if scope.team_id is None:
             return False
-        return scope.team_id in self.teams or (stream == "agents" and scope.team_id == self.leaderboard_team)
+        return scope.team_id in self.teams or (
+            scope.team_id == self.leaderboard_team and (stream == "agents" or scope.shared == "team")
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +77,8 @@ class Scope:
 
     agent_id: int | None
     team_id: int | None
+    #: Who else receives it: ``team`` (every agent of ``team_id``) or ``all`` (every user); empty: nobody else.
+    shared: str = ""
 
 
 @dataclasses.dataclass
@@ -165,13 +183,21 @@ class LiveView:
 
     def scope(self, envelope: Envelope) -> Scope:
         agent = self.agent_of(envelope)
-        return Scope(agent, self.teams.get(agent) if agent is not None else None)
+        team = self.teams.get(agent) if agent is not None else None
+        event = envelope.event
+        if isinstance(event, _FOR_EVERYONE):
+            return Scope(agent, team, "all")
+        if envelope.stream == "callbacks":
+            team = getattr(event, "team_id", None) or team  # the call-back's team, else the owner's
+            if isinstance(event, CallbackDue) and event.escalated and event.visibility in ("team", "all"):
+                return Scope(agent, team, event.visibility)
+        return Scope(agent, team)
 
     def agent_of(self, envelope: Envelope) -> int | None:
         event = envelope.event
         if isinstance(event, AgentEvent):
             return event.user_id
-        for name in ("agent_id", "from_agent_id"):
+        for name in ("agent_id", "from_agent_id", "owner_id"):
             value = getattr(event, name, None)
             if isinstance(value, int) and not isinstance(value, bool):
                 return value

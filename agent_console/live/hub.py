@@ -1,9 +1,9 @@
 """The process-wide hub of the live channel and one browser's connection to it.
 
-The hub subscribes to the bus once (streams ``agents``, ``calls``, ``campaigns``, and ``users`` for sign-outs and
-rights changes), keeps the :class:`~agent_console.live.audience.LiveView`, serialises each event once and offers it
-to the connections whose audience sees it. Offering never waits: each connection has its own bounded queue; a
-connection whose queue is full is cut off (close 4408) and the hub goes on with the others.
+The hub subscribes to the bus once (streams ``agents``, ``calls``, ``campaigns``, ``callbacks``, and ``users`` for
+sign-outs and rights changes), keeps the :class:`~agent_console.live.audience.LiveView`, serialises each event once
+and offers it to the connections whose audience sees it. Offering never waits: each connection has its own bounded
+queue; a connection whose queue is full is cut off (close 4408) and the hub goes on with the others.
 
 Consistency: a connection is attached to the hub, and the hub's position per stream taken, in one step with no
 ``await`` in between (and the hub advances its position and offers an event in one step too). Everything after
@@ -430,12 +430,14 @@ class LiveHub:
                 connection.offer(envelope.stream, envelope.seq, body)
 
     def _targets(self, stream: str, scope: Scope) -> set[Connection]:
+        if scope.shared == "all":
+            return set(self.connections)  # those not yet greeted are not attached: they skip the offer
         targets = set(self._everyone)
         if scope.agent_id is not None:
             targets |= self._by_user.get(scope.agent_id, set())
         if scope.team_id is not None:
             targets |= self._by_team.get(scope.team_id, set())
-            if stream == "agents":
+            if stream == "agents" or scope.shared == "team":
                 targets |= self._by_board.get(scope.team_id, set())
         return targets
 

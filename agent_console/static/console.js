@@ -1,8 +1,10 @@
-/* The agent console: the state bar and preview dialing (endpoints: agent_console/console/http.py).
+/* The agent console: the state bar, preview dialing and the call-back list (endpoints:
+ * agent_console/console/http.py).
  *
  * Every write is a POST with the page's CSRF token that asks for JSON; a refusal's message (in the user's
  * language) is shown in #console-message. The agent's state and his call's progress come only from the live
- * channel (live.js, window.callCenterLive): nothing here polls.
+ * channel (live.js, window.callCenterLive): nothing here polls. The call-back list is read (one GET) when the page
+ * opens, on each (re)connect and when an event of stream "callbacks" is pushed; its waited times tick locally.
  */
 (function () {
   "use strict";
@@ -266,6 +268,24 @@
     const live = window.callCenterLive;
     if (live) {
       const me = Number(document.querySelector("[data-live-state]").dataset.userId);
+      // A progressive call reaches him without his asking: his reservation (then his phone ringing, by when the
+      // call's record surely exists) brings its record and the disposition form to the screen.
+      async function popUp(data) {
+        if (data.user_id !== me || !data.call_id || data.call_id === callId) return;
+        const response = await fetch("/console/current", { headers: { Accept: "application/json" } });
+        if (!response.ok) return;
+        const current = (await response.json()).current;
+        if (!current || current.call_id !== data.call_id || callId === data.call_id) return;
+        if (campaignSelect && current.campaign_id) campaignSelect.value = String(current.campaign_id);
+        showRecord(current);
+        callId = current.call_id;
+        $("btn-dial").disabled = true;
+        $("btn-skip").disabled = true;
+        clearChildren(progress);
+        for (const status of seen.get(callId) || []) step(status);
+        dispositionForm.hidden = false;
+      }
+      for (const type of ["AgentReserved", "AgentRinging", "AgentAnsweredCall"]) live.on(type, popUp);
       live.on("AgentStartedWrapUp", (data) => {
         if (data.user_id === me && disposedLive && data.call_id === disposedLive) {
           disposedLive = null;
@@ -307,6 +327,148 @@
         if (!callId || progress.children.length) return;
         const call = (snapshot.calls || []).find((c) => c.linkedid === callId);
         if (call && SNAPSHOT_STEP[call.status]) step(SNAPSHOT_STEP[call.status]);
+      });
+    }
+
+    // -- the call-back list ("Geri aranacaklar"): one GET when the page opens and on each pushed callbacks event --
+    const cbList = $("cb-list");
+    const cbBody = cbList.querySelector("tbody");
+    const cbEmpty = $("cb-empty");
+    const cbAlert = $("cb-alert");
+    const myId = Number(document.querySelector("[data-live-state]").dataset.userId);
+    let cbEntries = [];
+    let cbSkew = 0; // the server's clock minus this browser's: waited times follow the server's
+    let cbAsked = 0; // the latest GET: an older answer arriving late is dropped
+
+    function fill(template, values) {
+      return (template || "").replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
+    }
+
+    function duration(ms) {
+      const minutes = Math.max(0, Math.floor(ms / 60000));
+      const h = Math.floor(minutes / 60);
+      const m = minutes % 60;
+      return h ? fill(labels["cb.hours"], { h, m }) : fill(labels["cb.minutes"], { m });
+    }
+
+    function waitedText(entry) {
+      const since = Date.parse(entry.since);
+      const now = Date.now() + cbSkew;
+      if (since > now) return fill(labels["cb.due_at"], { time: entry.since_text });
+      return fill(labels["cb.waited"], { time: duration(now - since) });
+    }
+
+    function entryKey(entry) {
+      return [entry.kind, entry.entry_id, entry.record_id, entry.phone].join(":");
+    }
+
+    function cbButton(label, action, entry) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = label;
+      button.dataset.action = action;
+      button.dataset.key = entryKey(entry);
+      button.addEventListener("click", () => cbAct(action, entry, button));
+      return button;
+    }
+
+    function renderCallbacks() {
+      const focused = document.activeElement && cbBody.contains(document.activeElement) ? document.activeElement : null;
+      const refocus = focused ? [focused.dataset.key, focused.dataset.action] : null;
+      clearChildren(cbBody);
+      cbList.hidden = !cbEntries.length;
+      cbEmpty.hidden = Boolean(cbEntries.length);
+      for (const entry of cbEntries) {
+        const tr = document.createElement("tr");
+        const misses = entry.misses ? fill(labels["cb.misses"], { n: entry.misses }) : "";
+        for (const text of [entry.phone, entry.name, entry.kind_label, entry.since_text, waitedText(entry), misses]) {
+          const td = document.createElement("td");
+          td.textContent = text;
+          tr.append(td);
+        }
+        const actions = document.createElement("td");
+        if (entry.entry_id) {
+          if (entry.mine) {
+            const mark = document.createElement("span");
+            mark.textContent = labels["cb.taken_by_me"] + " ";
+            actions.append(mark, cbButton(labels["cb.release"], "release", entry));
+          } else {
+            actions.append(cbButton(labels["cb.take"], "take", entry));
+          }
+          actions.append(cbButton(labels["cb.dismiss"], "dismiss", entry));
+        }
+        tr.append(actions);
+        cbBody.append(tr);
+      }
+      if (refocus) {
+        const again = Array.from(cbBody.querySelectorAll("button")).find(
+          (b) => b.dataset.key === refocus[0] && b.dataset.action === refocus[1]
+        );
+        (again || cbList).focus();
+      }
+    }
+
+    function tick() {
+      cbEntries.forEach((entry, i) => {
+        const row = cbBody.rows[i];
+        if (row) row.cells[4].textContent = waitedText(entry);
+      });
+    }
+
+    async function loadCallbacks() {
+      const asked = ++cbAsked;
+      let data = null;
+      try {
+        const response = await fetch("/console/callbacks", {
+          credentials: "same-origin",
+          headers: { Accept: "application/json" },
+        });
+        if (response.ok) data = await response.json();
+      } catch (error) {
+        data = null; // the next pushed event (or the reconnect's snapshot) asks again
+      }
+      if (!data || asked !== cbAsked) return;
+      cbSkew = Date.parse(data.now) - Date.now();
+      cbEntries = data.entries;
+      renderCallbacks();
+    }
+
+    async function cbAct(action, entry, button) {
+      button.disabled = true;
+      const data = await post("/console/callbacks/" + action, { entry_id: entry.entry_id });
+      button.disabled = false;
+      if (data && action === "take") {
+        if (data.record) {
+          if (campaignSelect && data.campaign_id) campaignSelect.value = String(data.campaign_id);
+          say("", false);
+          showRecord(data);
+        } else {
+          say([data.name, data.phone, data.note].filter(Boolean).join(" — "), false);
+        }
+      } else if (data) {
+        say(labels[action === "release" ? "cb.released" : "cb.dismissed"], false);
+      }
+      loadCallbacks();
+    }
+
+    function alertDue(data) {
+      const known = cbEntries.find((e) => e.kind === "callback" && data.record_id && e.record_id === data.record_id);
+      cbAlert.textContent = fill(labels["cb.alert"], { name: (known && known.name) || data.phone });
+      cbAlert.hidden = false;
+    }
+
+    loadCallbacks();
+    setInterval(tick, 30000);
+    if (live) {
+      live.on("snapshot", () => loadCallbacks());
+      live.on("event", (message) => {
+        if (message.stream !== "callbacks") return;
+        const event = message.event;
+        const due = event.type === "CallbackDue" && (event.data.owner_id === myId || event.data.escalated);
+        if (due) alertDue(event.data);
+        loadCallbacks().then(() => {
+          if (due) alertDue(event.data);
+        });
       });
     }
 

@@ -286,3 +286,50 @@ async def test_preview_through_the_endpoints_with_the_dialer_on_the_pbx_simulato
     finally:
         await db.close()
         await drop_database(url)
+
+
+async def test_a_progressive_call_brings_its_record_to_the_agents_screen(settings: Settings) -> None:
+    """Nobody clicks "dial" in progressive mode: the console asks what he is on as soon as he is reserved for a call
+    and gets the record's card and the disposition choices; he disposes as for a preview call and is ready again."""
+    url = await create_database("callcenter_console", migrated=True)
+    db = await connect(DatabaseSettings(url=url, pool_min_size=2, pool_max_size=12, migrate_on_start=False))
+    try:
+        async with rig_running(db, speed=25.0) as rig:
+            [agent] = await rig.team_of_agents(1)
+            pool = await rig.pool(["0532 111 00 05"])
+            campaign = await rig.campaign(DialMode.PROGRESSIVE, pool)
+            runtime = DialerRuntime(rig.engine, rig.agents, rig.directory, rig.dialer, [])
+            async with TestClient(TestServer(create_app(settings, db, rig.bus, Metrics(), runtime))) as client:
+                assert (await login(client, "ajan1")).status == 302
+                token = await csrf_from(client, "/console")
+                assert (await (await client.get("/console/current")).json()) == {"current": None}
+                await act(client, "login")
+                await act(client, "ready")
+                await rig.dialer.campaigns.set_status(rig.admin, campaign.id, CampaignStatus.RUNNING)
+                rig.dialer.start()
+
+                current: dict[str, Any] = {}
+
+                async def on_a_call() -> bool:
+                    body = (await (await client.get("/console/current")).json())["current"]
+                    current.update(body or {})
+                    return bool(body and body["call_id"])
+
+                await eventually(on_a_call, timeout=15, what="the progressive call to reach the agent")
+                assert current["record"]["phone"] == "+905321110005"
+                assert current["campaign_id"] == campaign.id
+                assert "sale" in [d["code"] for d in current["dispositions"]]
+
+                async def wrapping_up() -> bool:
+                    return (await rig.agents.state(agent)).status is AgentStatus.WRAP_UP
+
+                await eventually(wrapping_up, timeout=15, what="the end of the call")
+                response = await _preview(client, token, "dispose", call_id=current["call_id"], code="sale")
+                assert response.status == 200, await response.text()
+                assert (await response.json())["state"] == "ready"
+                async with db.acquire() as conn:
+                    status = await conn.fetchval("SELECT status FROM pool_records WHERE phone = '+905321110005'")
+                assert status == "done"
+    finally:
+        await db.close()
+        await drop_database(url)

@@ -298,7 +298,7 @@ async def test_resume_after_reconnect_delivers_exactly_the_missed_events_in_orde
     position = await browser.next()
     assert position == {
         "type": "position",
-        "seqs": {"agents": missed[1]["seq"], "calls": missed[2]["seq"], "campaigns": 0},
+        "seqs": {"agents": missed[1]["seq"], "calls": missed[2]["seq"], "campaigns": 0, "callbacks": 0},
     }
 
     # Then live again, nothing twice.
