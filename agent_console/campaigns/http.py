@@ -1,6 +1,6 @@
 """Campaign pages (seed 001 "Arama modülü"): the campaigns with their pools, teams, record counts and live calls;
 a campaign's set-up (dial mode, pools, teams, caller id, recording, wrap-up, calling rules); starting, pausing and
-finishing it; and its dispositions ("Aksiyonel data") with their retry rules.
+finishing it. Its dispositions ("Aksiyonel data") are in :mod:`agent_console.campaigns.disposition_pages`.
 
 Viewing needs ``campaigns.view`` (team leaders have it); every change needs ``campaigns.manage``. The agents' data
 archive is in :mod:`agent_console.campaigns.archive`."""
@@ -19,8 +19,16 @@ from multidict import MultiDictProxy
 
 from agent_console.admin.users import form_feedback, form_text, signed_in
 from agent_console.campaigns import archive
+from agent_console.campaigns.disposition_pages import (
+    create_disposition,
+    disposition_page,
+    dispositions_page,
+    new_disposition_form,
+    update_disposition,
+)
+from agent_console.campaigns.http_common import CAMPAIGNS, campaign_of, number_text, range_error
 from agent_console.campaigns.repository import CampaignPagesRepository
-from agent_console.forms import error_text, id_list, path_id, whole_number
+from agent_console.forms import error_text, id_list, whole_number
 from agent_console.i18n import Translator
 from agent_console.keys import BUS, DB, SETTINGS
 from agent_console.web import actor_of, render, requires, translator
@@ -31,18 +39,12 @@ from dialer.campaigns.model import (
     Campaign,
     CampaignStatus,
     DialMode,
-    Disposition,
-    DispositionAction,
-    ordered,
 )
 from dialer.campaigns.service import CampaignService
 from dialer.pools.model import RecordStatus
 from dialer.pools.repository import PoolRepository
 
-CAMPAIGNS = web.AppKey("campaign_service", CampaignService)
-
 DAYS = (1, 2, 3, 4, 5, 6, 7)
-_CODE = re.compile(r"^[a-z0-9_]{1,40}$")
 _CALLER_ID = re.compile(r"^\+?[0-9]{2,20}$")
 _TIME = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])(:[0-5][0-9])?$")
 _CAMPAIGN_FIELDS = frozenset(
@@ -52,9 +54,6 @@ _CAMPAIGN_FIELDS = frozenset(
         "max_lines", "ring_timeout",
     )
 )  # fmt: skip
-_DISPOSITION_FIELDS = frozenset(
-    ("code", "label", "action", "retry_minutes", "max_attempts", "position", "active", "success")
-)
 #: The status a button asks for, and the catalogue key of the button.
 _TRANSITIONS = {
     CampaignStatus.RUNNING: "campaigns.start",
@@ -70,21 +69,6 @@ def setup(app: web.Application) -> None:
 
 
 # --- helpers ------------------------------------------------------------------------------------------------------
-
-
-async def _campaign(request: web.Request) -> Campaign:
-    try:
-        return await request.app[CAMPAIGNS].get(path_id(request))
-    except NotFoundError:
-        raise web.HTTPNotFound() from None
-
-
-def _range_error(tr: Translator, low: int | float, high: int | float) -> str:
-    return tr("campaigns.errors.range", low=_num(low), high=_num(high))
-
-
-def _num(value: float) -> str:
-    return f"{value:g}"
 
 
 def _ids_once(values: Sequence[object]) -> list[int] | None:
@@ -138,7 +122,7 @@ class CampaignForm:
             call_from=r.call_from.strftime("%H:%M"),
             call_until=r.call_until.strftime("%H:%M"),
             max_attempts_per_day=str(r.max_attempts_per_day),
-            calls_per_second=_num(r.calls_per_second),
+            calls_per_second=number_text(r.calls_per_second),
             max_lines=str(r.max_lines),
             ring_timeout=str(r.ring_timeout),
         )
@@ -205,7 +189,7 @@ def _check_campaign(
     if form.wrap_up_seconds:
         wrap_up = whole_number(form.wrap_up_seconds, 0, 3600)
         if wrap_up is None:
-            errors["wrap_up_seconds"] = _range_error(tr, 0, 3600)
+            errors["wrap_up_seconds"] = range_error(tr, 0, 3600)
     zone_ok = False
     try:
         zone_ok = bool(form.time_zone) and ZoneInfo(form.time_zone) is not None
@@ -225,18 +209,18 @@ def _check_campaign(
         errors["call_until"] = tr("campaigns.errors.hours_order")
     per_day = whole_number(form.max_attempts_per_day, 1, 100)
     if per_day is None:
-        errors["max_attempts_per_day"] = _range_error(tr, 1, 100)
+        errors["max_attempts_per_day"] = range_error(tr, 1, 100)
     cps: float | None = None
     if re.fullmatch(r"\d{1,4}([.,]\d{1,2})?", form.calls_per_second):
         cps = float(form.calls_per_second.replace(",", "."))
     if cps is None or not 0 < cps <= 1000:
-        errors["calls_per_second"] = _range_error(tr, 0.01, 1000)
+        errors["calls_per_second"] = range_error(tr, 0.01, 1000)
     lines = whole_number(form.max_lines, 1, 10000)
     if lines is None:
-        errors["max_lines"] = _range_error(tr, 1, 10000)
+        errors["max_lines"] = range_error(tr, 1, 10000)
     ring = whole_number(form.ring_timeout, 5, 120)
     if ring is None:
-        errors["ring_timeout"] = _range_error(tr, 5, 120)
+        errors["ring_timeout"] = range_error(tr, 5, 120)
     if (
         errors
         or mode is None
@@ -371,13 +355,13 @@ async def create_campaign(request: web.Request) -> web.StreamResponse:
 
 @requires("campaigns.view")
 async def campaign_page(request: web.Request) -> web.StreamResponse:
-    campaign = await _campaign(request)
+    campaign = await campaign_of(request)
     return await _campaign_page(request, form=CampaignForm.of(campaign), campaign=campaign)
 
 
 @requires("campaigns.manage")
 async def update_campaign(request: web.Request) -> web.StreamResponse:
-    campaign = await _campaign(request)
+    campaign = await campaign_of(request)
     form = CampaignForm.posted(await request.post())
     checked, errors = await _checked(request, form)
     if checked is None:
@@ -407,7 +391,7 @@ async def update_campaign(request: web.Request) -> web.StreamResponse:
 @requires("campaigns.manage")
 async def change_status(request: web.Request) -> web.StreamResponse:
     """Start, pause or finish; starting without a pool and a team shows the campaign again with why not."""
-    campaign = await _campaign(request)
+    campaign = await campaign_of(request)
     posted = form_text(await request.post(), "status")
     wanted = next((s for s in _TRANSITIONS if s.value == posted), None)
     tr = translator(request)
@@ -426,191 +410,6 @@ async def change_status(request: web.Request) -> web.StreamResponse:
     except NotFoundError:
         raise web.HTTPNotFound() from None
     raise web.HTTPSeeOther(f"/campaigns/{campaign.id}?saved=1")
-
-
-# --- dispositions -------------------------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class DispositionForm:
-    code: str = ""
-    label: str = ""
-    action: str = DispositionAction.FINAL.value
-    retry_minutes: str = ""
-    max_attempts: str = ""
-    success: bool = False
-    active: bool = True
-    position: str = "0"
-
-    @classmethod
-    def of(cls, d: Disposition) -> DispositionForm:
-        return cls(
-            code=d.code,
-            label=d.label,
-            action=d.action.value,
-            retry_minutes="" if d.retry_minutes is None else str(d.retry_minutes),
-            max_attempts="" if d.max_attempts is None else str(d.max_attempts),
-            success=d.success,
-            active=d.active,
-            position=str(d.position),
-        )
-
-    @classmethod
-    def posted(cls, post: MultiDictProxy[Any], *, code: str | None = None) -> DispositionForm:
-        return cls(
-            code=form_text(post, "code").strip() if code is None else code,
-            label=form_text(post, "label"),
-            action=form_text(post, "action"),
-            retry_minutes=form_text(post, "retry_minutes").strip(),
-            max_attempts=form_text(post, "max_attempts").strip(),
-            success="success" in post,
-            active="active" in post,
-            position=form_text(post, "position").strip(),
-        )
-
-
-def _check_disposition(
-    form: DispositionForm, tr: Translator, existing: Disposition | None, taken: set[str]
-) -> tuple[Disposition | None, dict[str, str]]:
-    """The disposition the form describes. The dialer's own (those with an ``outcome``) keep their code and outcome,
-    stay active, and cannot become a call-back (the dialer has no time to call back at)."""
-    errors: dict[str, str] = {}
-    if existing is None:
-        if not _CODE.match(form.code):
-            errors["code"] = tr("campaigns.errors.code")
-        elif form.code in taken or form.code == "new":
-            errors["code"] = tr("campaigns.errors.code_taken")
-    label = form.label.strip()
-    if not label:
-        errors["label"] = tr("error.required")
-    elif len(label) > 100:
-        errors["label"] = tr("campaigns.errors.too_long", n=100)
-    action = next((a for a in DispositionAction if a.value == form.action), None)
-    own = existing is not None and existing.outcome is not None
-    if action is None:
-        errors["action"] = tr("error.bad_choice")
-    elif own and action is DispositionAction.CALLBACK:
-        errors["action"] = tr("campaigns.errors.outcome_callback")
-    if own and not form.active:
-        errors["active"] = tr("campaigns.errors.outcome_active")
-    retry_minutes = max_attempts = None
-    if action is DispositionAction.RETRY:
-        retry_minutes = whole_number(form.retry_minutes, 1, 525600)
-        if retry_minutes is None:
-            errors["retry_minutes"] = _range_error(tr, 1, 525600)
-        max_attempts = whole_number(form.max_attempts, 1, 100)
-        if max_attempts is None:
-            errors["max_attempts"] = _range_error(tr, 1, 100)
-    position = whole_number(form.position, -100000, 100000) if form.position else 0
-    if position is None:
-        errors["position"] = _range_error(tr, -100000, 100000)
-    if errors or action is None or position is None:
-        return None, errors
-    return (
-        Disposition(
-            code=existing.code if existing is not None else form.code,
-            label=label,
-            action=action,
-            retry_minutes=retry_minutes,
-            max_attempts=max_attempts,
-            success=form.success,
-            outcome=existing.outcome if existing is not None else None,
-            position=position,
-            active=form.active,
-        ),
-        {},
-    )
-
-
-@requires("campaigns.view")
-async def dispositions_page(request: web.Request) -> web.StreamResponse:
-    campaign = await _campaign(request)
-    dispositions = ordered(await request.app[CAMPAIGNS].dispositions(campaign.id))
-    return render(
-        request,
-        "campaign_dispositions.html",
-        {
-            "campaign": campaign,
-            "dispositions": dispositions,
-            "can_manage": signed_in(request).can("campaigns.manage"),
-            "saved": request.query.get("saved") == "1",
-        },
-    )
-
-
-async def _disposition(request: web.Request, campaign: Campaign) -> Disposition:
-    code = request.match_info["code"]
-    found = next((d for d in await request.app[CAMPAIGNS].dispositions(campaign.id) if d.code == code), None)
-    if found is None:
-        raise web.HTTPNotFound()
-    return found
-
-
-async def _disposition_page(
-    request: web.Request,
-    campaign: Campaign,
-    form: DispositionForm,
-    existing: Disposition | None,
-    errors: Mapping[str, str] | None = None,
-    status: int = 200,
-) -> web.Response:
-    base = f"/campaigns/{campaign.id}/dispositions"
-    return render(
-        request,
-        "campaign_disposition_form.html",
-        {
-            "campaign": campaign,
-            "form": form,
-            "existing": existing,
-            "editable": signed_in(request).can("campaigns.manage"),
-            "action": f"{base}/new" if existing is None else f"{base}/{existing.code}",
-            "actions": [a.value for a in DispositionAction],
-            **form_feedback(request, errors, _DISPOSITION_FIELDS),
-        },
-        status=status,
-    )
-
-
-@requires("campaigns.manage")
-async def new_disposition_form(request: web.Request) -> web.StreamResponse:
-    campaign = await _campaign(request)
-    dispositions = await request.app[CAMPAIGNS].dispositions(campaign.id)
-    position = max((d.position for d in dispositions), default=0) + 10
-    return await _disposition_page(request, campaign, DispositionForm(position=str(position)), None)
-
-
-@requires("campaigns.view")
-async def disposition_page(request: web.Request) -> web.StreamResponse:
-    campaign = await _campaign(request)
-    existing = await _disposition(request, campaign)
-    return await _disposition_page(request, campaign, DispositionForm.of(existing), existing)
-
-
-async def _save_disposition(request: web.Request, existing: Disposition | None) -> web.StreamResponse:
-    campaign = await _campaign(request)
-    if existing is None and "code" in request.match_info:
-        existing = await _disposition(request, campaign)
-    post = await request.post()
-    form = DispositionForm.posted(post, code=existing.code if existing is not None else None)
-    taken = {d.code for d in await request.app[CAMPAIGNS].dispositions(campaign.id)}
-    disposition, errors = _check_disposition(form, translator(request), existing, taken)
-    if disposition is None:
-        return await _disposition_page(request, campaign, form, existing, errors, status=422)
-    try:
-        await request.app[CAMPAIGNS].save_disposition(actor_of(request), campaign.id, disposition)
-    except NotFoundError:
-        raise web.HTTPNotFound() from None
-    raise web.HTTPSeeOther(f"/campaigns/{campaign.id}/dispositions?saved=1")
-
-
-@requires("campaigns.manage")
-async def create_disposition(request: web.Request) -> web.StreamResponse:
-    return await _save_disposition(request, None)
-
-
-@requires("campaigns.manage")
-async def update_disposition(request: web.Request) -> web.StreamResponse:
-    return await _save_disposition(request, None)
 
 
 def routes() -> list[web.RouteDef]:

@@ -14,7 +14,7 @@ import asyncpg
 import openpyxl
 from aiohttp.test_utils import TestClient
 
-from agent_console.campaigns.http import CAMPAIGNS
+from agent_console.campaigns.http_common import CAMPAIGNS
 from callcenter.bus.memory import InProcessBus
 from callcenter.db.database import Database
 from crm_core.audit.repository import SYSTEM
