@@ -158,9 +158,8 @@ class CampaignDialer:
             may_call=campaign.rules.may_call_at(now),
         )
         placed = 0
-        for agent_id, extension in ready[:room]:
+        for agent_id, extension, team_id in ready[:room]:
             async with self._db.acquire() as conn:
-                team_id = await conn.fetchval("SELECT team_id FROM users WHERE id = $1", agent_id)
                 record = await DialRecords(conn).claim(
                     campaign, now, agent_id=agent_id, team_id=team_id, for_preview=False
                 )

@@ -256,17 +256,18 @@ class CampaignRepository:
 
     # -- agents ----------------------------------------------------------------------------------------------------
 
-    async def ready_agents(self, campaign_id: int) -> list[tuple[int, str]]:
-        """(user id, extension) of the campaign's agents who are ready now and have a phone, longest ready first."""
+    async def ready_agents(self, campaign_id: int) -> list[tuple[int, str, int]]:
+        """(user id, extension, team id) of the campaign's agents who are ready now and have a phone, longest ready
+        first."""
         rows = await self._conn.fetch(
-            """SELECT u.id, u.extension FROM users u
+            """SELECT u.id, u.extension, u.team_id FROM users u
                  JOIN campaign_teams ct ON ct.team_id = u.team_id AND ct.campaign_id = $1
                  JOIN agent_states s ON s.user_id = u.id AND s.state = 'ready'
                 WHERE u.active AND u.extension IS NOT NULL
                 ORDER BY s.since NULLS FIRST, u.id""",
             campaign_id,
         )
-        return [(r["id"], r["extension"]) for r in rows]
+        return [(r["id"], r["extension"], r["team_id"]) for r in rows]
 
 
 @dataclasses.dataclass(frozen=True)
